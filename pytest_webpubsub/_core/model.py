@@ -1,0 +1,51 @@
+"""Records the core emits: messages as they were sent, and each delivery of one to one connection."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+DataType = Literal["text", "json", "binary"]
+Source = Literal["server", "group"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A payload with the data type the sender gave it (REST content type or JSON-protocol ``dataType``).
+
+    ``payload`` holds the exact bytes: UTF-8 text for ``text``, the JSON text for ``json``, raw bytes for
+    ``binary``.
+    """
+
+    payload: bytes
+    data_type: DataType
+
+    @property
+    def value(self) -> Any:
+        """The payload as a client library would hand it over: ``str``, parsed JSON or ``bytes``."""
+        if self.data_type == "binary":
+            return self.payload
+        text = self.payload.decode("utf-8")
+        return json.loads(text) if self.data_type == "json" else text
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message delivered to one connection, in the order the service wrote it."""
+
+    hub: str
+    connection_id: str
+    user_id: str | None
+    message: Message
+    source: Source
+    group: str | None = None
+    from_user_id: str | None = None
+
+    @property
+    def data(self) -> Any:
+        return self.message.value
+
+    @property
+    def data_type(self) -> DataType:
+        return self.message.data_type

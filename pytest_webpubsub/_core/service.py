@@ -1,0 +1,391 @@
+"""The fake Web PubSub service: hubs, connections, groups, users and permissions, as one state machine.
+
+Every REST operation and every client action is a plain method with Python arguments. The service never
+performs I/O: it hands each delivery to the connection's :class:`Endpoint` (the simulated client or a live
+socket) and reports deliveries, opens and closes to its listeners (the delivery log, the upstream sender).
+Groups and users are views over connections: a group exists while it has a member, a user while it has a
+live connection (contract §2.1). Names are checked with :mod:`names` before any state changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Collection, Iterable, Protocol
+
+from . import names
+from .clock import CountingIds, IdFactory
+from .errors import BadRequestError, NotFoundError
+from .filters import Filter, InvalidFilterError, compile_filter
+from .model import Delivery, Message, Source
+from .permissions import Permissions
+
+
+class Endpoint(Protocol):
+    """The receiving side of one connection (a simulated client, a live socket)."""
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Take one data message, in service order."""
+
+    def closed(self, reason: str | None) -> None:
+        """Learn that the service closed the connection (not called when the client closed it)."""
+
+
+class ServiceListener(Protocol):
+    """Observes the whole service: the delivery log, the upstream event sender."""
+
+    def on_open(self, connection: Connection) -> None: ...
+
+    def on_delivery(self, delivery: Delivery) -> None: ...
+
+    def on_close(self, connection: Connection, reason: str | None) -> None: ...
+
+
+@dataclass(eq=False)
+class Connection:
+    """The service's state for one client connection."""
+
+    hub: str
+    connection_id: str
+    user_id: str | None
+    protocol: str | None
+    endpoint: Endpoint
+    permissions: Permissions
+    groups: dict[str, None] = field(default_factory=dict)
+    is_open: bool = True
+
+
+@dataclass
+class Hub:
+    """The connections of one hub, indexed by id, group and user."""
+
+    name: str
+    connections: dict[str, Connection] = field(default_factory=dict)
+    groups: dict[str, dict[str, Connection]] = field(default_factory=dict)
+    users: dict[str, dict[str, Connection]] = field(default_factory=dict)
+
+
+class WebPubSubService:
+    """In-memory state of one Web PubSub resource. Hubs are created on first use and keyed case-insensitively."""
+
+    def __init__(self, *, ids: IdFactory | None = None, listeners: Iterable[ServiceListener] = ()) -> None:
+        self._ids: IdFactory = ids if ids is not None else CountingIds()
+        self._listeners = list(listeners)
+        self._hubs: dict[str, Hub] = {}
+
+    def add_listener(self, listener: ServiceListener) -> None:
+        self._listeners.append(listener)
+
+    # -- hubs and lookups -------------------------------------------------------------------------------
+
+    def hub(self, hub: str) -> Hub:
+        """Return the state of ``hub`` (validated, case-insensitive), creating it empty on first use."""
+        key = names.check_hub(hub)
+        state = self._hubs.get(key)
+        if state is None:
+            state = self._hubs[key] = Hub(key)
+        return state
+
+    def hubs(self) -> list[Hub]:
+        return list(self._hubs.values())
+
+    def find_connection(self, hub: str, connection_id: str) -> Connection | None:
+        return self.hub(hub).connections.get(connection_id)
+
+    def connection_exists(self, hub: str, connection_id: str) -> bool:
+        names.check_connection_id(connection_id)
+        return connection_id in self.hub(hub).connections
+
+    def user_exists(self, hub: str, user_id: str) -> bool:
+        names.check_user_id(user_id)
+        return user_id in self.hub(hub).users
+
+    def group_exists(self, hub: str, group: str) -> bool:
+        names.check_group(group)
+        return group in self.hub(hub).groups
+
+    def group_members(self, hub: str, group: str) -> list[Connection]:
+        """The members of ``group`` ordered by connection id (the order paging relies on)."""
+        names.check_group(group)
+        members = self.hub(hub).groups.get(group, {})
+        return [members[key] for key in sorted(members)]
+
+    # -- connection lifecycle ---------------------------------------------------------------------------
+
+    def open_connection(
+        self,
+        hub: str,
+        endpoint: Endpoint,
+        *,
+        user_id: str | None = None,
+        groups: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        protocol: str | None = None,
+    ) -> Connection:
+        """Accept a new connection, join its initial groups and tell the listeners."""
+        state = self.hub(hub)
+        initial_groups = [names.check_group(group) for group in groups]
+        connection = Connection(
+            hub=state.name,
+            connection_id=self._ids(),
+            user_id=user_id or None,
+            protocol=protocol,
+            endpoint=endpoint,
+            permissions=Permissions.from_roles(roles),
+        )
+        state.connections[connection.connection_id] = connection
+        if connection.user_id is not None:
+            state.users.setdefault(connection.user_id, {})[connection.connection_id] = connection
+        for group in initial_groups:
+            self._join(state, connection, group)
+        for listener in self._listeners:
+            listener.on_open(connection)
+        return connection
+
+    def close_connection(self, hub: str, connection_id: str, *, reason: str | None = None) -> None:
+        """Close one connection; unknown ids are ignored, as the service does (204)."""
+        names.check_connection_id(connection_id)
+        connection = self.hub(hub).connections.get(connection_id)
+        if connection is not None:
+            self._close(connection, reason, notify_endpoint=True)
+
+    def close_all(self, hub: str, *, excluded: Collection[str] = (), reason: str | None = None) -> None:
+        self._close_many(self.hub(hub).connections.values(), excluded, reason)
+
+    def close_group(self, hub: str, group: str, *, excluded: Collection[str] = (), reason: str | None = None) -> None:
+        names.check_group(group)
+        self._close_many(self.hub(hub).groups.get(group, {}).values(), excluded, reason)
+
+    def close_user(self, hub: str, user_id: str, *, excluded: Collection[str] = (), reason: str | None = None) -> None:
+        names.check_user_id(user_id)
+        self._close_many(self.hub(hub).users.get(user_id, {}).values(), excluded, reason)
+
+    def client_closed(self, connection: Connection, reason: str | None = None) -> None:
+        """The client side ended the connection: drop it without notifying its own endpoint."""
+        if connection.is_open:
+            self._close(connection, reason, notify_endpoint=False)
+
+    # -- sends ------------------------------------------------------------------------------------------
+
+    def send_to_all(
+        self, hub: str, message: Message, *, excluded: Collection[str] = (), filter: str | None = None
+    ) -> None:
+        matcher = _compile(filter)
+        self._fan_out(self.hub(hub).connections.values(), message, "server", excluded=excluded, matcher=matcher)
+
+    def send_to_user(self, hub: str, user_id: str, message: Message, *, filter: str | None = None) -> None:
+        names.check_user_id(user_id)
+        matcher = _compile(filter)
+        self._fan_out(self.hub(hub).users.get(user_id, {}).values(), message, "server", matcher=matcher)
+
+    def send_to_group(
+        self,
+        hub: str,
+        group: str,
+        message: Message,
+        *,
+        excluded: Collection[str] = (),
+        filter: str | None = None,
+        from_user_id: str | None = None,
+    ) -> None:
+        names.check_group(group)
+        matcher = _compile(filter)
+        members = self.hub(hub).groups.get(group, {}).values()
+        self._fan_out(
+            members, message, "group", group=group, excluded=excluded, matcher=matcher, from_user_id=from_user_id
+        )
+
+    def send_to_connection(self, hub: str, connection_id: str, message: Message) -> None:
+        names.check_connection_id(connection_id)
+        connection = self.hub(hub).connections.get(connection_id)
+        if connection is not None:
+            self._fan_out((connection,), message, "server")
+
+    # -- group membership -------------------------------------------------------------------------------
+
+    def add_connection_to_group(self, hub: str, group: str, connection_id: str) -> None:
+        names.check_group(group)
+        names.check_connection_id(connection_id)
+        state = self.hub(hub)
+        connection = state.connections.get(connection_id)
+        if connection is None:
+            raise NotFoundError("Connection", connection_id, level="Error")
+        self._join(state, connection, group)
+
+    def remove_connection_from_group(self, hub: str, group: str, connection_id: str) -> None:
+        names.check_group(group)
+        names.check_connection_id(connection_id)
+        state = self.hub(hub)
+        connection = state.connections.get(connection_id)
+        if connection is not None:
+            self._leave(state, connection, group)
+
+    def remove_connection_from_all_groups(self, hub: str, connection_id: str) -> None:
+        names.check_connection_id(connection_id)
+        state = self.hub(hub)
+        connection = state.connections.get(connection_id)
+        if connection is not None:
+            for group in list(connection.groups):
+                self._leave(state, connection, group)
+
+    def add_user_to_group(self, hub: str, group: str, user_id: str) -> None:
+        """Add the user's *current* connections; 404 when the user has none (contract §10.15)."""
+        names.check_group(group)
+        names.check_user_id(user_id)
+        state = self.hub(hub)
+        connections = state.users.get(user_id)
+        if not connections:
+            raise NotFoundError("User", user_id)
+        for connection in list(connections.values()):
+            self._join(state, connection, group)
+
+    def remove_user_from_group(self, hub: str, group: str, user_id: str) -> None:
+        names.check_group(group)
+        names.check_user_id(user_id)
+        state = self.hub(hub)
+        for connection in list(state.users.get(user_id, {}).values()):
+            self._leave(state, connection, group)
+
+    def remove_user_from_all_groups(self, hub: str, user_id: str) -> None:
+        names.check_user_id(user_id)
+        state = self.hub(hub)
+        for connection in list(state.users.get(user_id, {}).values()):
+            for group in list(connection.groups):
+                self._leave(state, connection, group)
+
+    def add_to_groups(self, hub: str, groups: Iterable[str], *, filter: str | None = None) -> None:
+        """``:addToGroups``: add every hub connection the filter selects (all of them without one)."""
+        checked = _check_group_list(groups)
+        matcher = _compile(filter)
+        state = self.hub(hub)
+        for connection in list(state.connections.values()):
+            if matcher is None or matcher.matches(_Candidate(connection)):
+                for group in checked:
+                    self._join(state, connection, group)
+
+    def remove_from_groups(self, hub: str, groups: Iterable[str], *, filter: str | None = None) -> None:
+        checked = _check_group_list(groups)
+        matcher = _compile(filter)
+        state = self.hub(hub)
+        for connection in list(state.connections.values()):
+            if matcher is None or matcher.matches(_Candidate(connection)):
+                for group in checked:
+                    self._leave(state, connection, group)
+
+    # -- permissions ------------------------------------------------------------------------------------
+
+    def grant_permission(self, hub: str, permission: str, connection_id: str, *, target: str | None = None) -> None:
+        self._permission_target(hub, permission, connection_id, target).grant(permission, target)
+
+    def revoke_permission(self, hub: str, permission: str, connection_id: str, *, target: str | None = None) -> None:
+        names.check_permission(permission)
+        names.check_connection_id(connection_id)
+        if target is not None:
+            names.check_group(target, parameter="targetName")
+        connection = self.hub(hub).connections.get(connection_id)
+        if connection is not None:
+            connection.permissions.revoke(permission, target)
+
+    def has_permission(self, hub: str, permission: str, connection_id: str, *, target: str | None = None) -> bool:
+        return self._permission_target(hub, permission, connection_id, target).allows(permission, target)
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _permission_target(self, hub: str, permission: str, connection_id: str, target: str | None) -> Permissions:
+        names.check_permission(permission)
+        names.check_connection_id(connection_id)
+        if target is not None:
+            names.check_group(target, parameter="targetName")
+        connection = self.hub(hub).connections.get(connection_id)
+        if connection is None:
+            raise NotFoundError("Connection", connection_id, level="Info")
+        return connection.permissions
+
+    def _join(self, state: Hub, connection: Connection, group: str) -> None:
+        connection.groups[group] = None
+        state.groups.setdefault(group, {})[connection.connection_id] = connection
+
+    def _leave(self, state: Hub, connection: Connection, group: str) -> None:
+        if group in connection.groups:
+            del connection.groups[group]
+            members = state.groups[group]
+            del members[connection.connection_id]
+            if not members:
+                del state.groups[group]
+
+    def _close_many(self, connections: Iterable[Connection], excluded: Collection[str], reason: str | None) -> None:
+        skip = set(excluded)
+        for connection in [c for c in connections if c.connection_id not in skip]:
+            self._close(connection, reason, notify_endpoint=True)
+
+    def _close(self, connection: Connection, reason: str | None, *, notify_endpoint: bool) -> None:
+        state = self._hubs[connection.hub]
+        for group in list(connection.groups):
+            self._leave(state, connection, group)
+        del state.connections[connection.connection_id]
+        if connection.user_id is not None:
+            peers = state.users[connection.user_id]
+            del peers[connection.connection_id]
+            if not peers:
+                del state.users[connection.user_id]
+        connection.is_open = False
+        if notify_endpoint:
+            connection.endpoint.closed(reason)
+        for listener in self._listeners:
+            listener.on_close(connection, reason)
+
+    def _fan_out(
+        self,
+        connections: Iterable[Connection],
+        message: Message,
+        source: Source,
+        *,
+        group: str | None = None,
+        excluded: Collection[str] = (),
+        matcher: Filter | None = None,
+        from_user_id: str | None = None,
+    ) -> None:
+        skip = set(excluded) if excluded else None
+        for connection in list(connections):
+            if skip and connection.connection_id in skip:
+                continue
+            if matcher is not None and not matcher.matches(_Candidate(connection)):
+                continue
+            delivery = Delivery(
+                hub=connection.hub,
+                connection_id=connection.connection_id,
+                user_id=connection.user_id,
+                message=message,
+                source=source,
+                group=group,
+                from_user_id=from_user_id,
+            )
+            connection.endpoint.deliver(delivery)
+            for listener in self._listeners:
+                listener.on_delivery(delivery)
+
+
+class _Candidate:
+    """The view of a connection that OData filters read."""
+
+    __slots__ = ("connection_id", "user_id", "groups")
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection_id = connection.connection_id
+        self.user_id = connection.user_id
+        self.groups = connection.groups.keys()
+
+
+def _compile(filter: str | None) -> Filter | None:
+    if filter is None:
+        return None
+    try:
+        return compile_filter(filter)
+    except InvalidFilterError as error:
+        raise BadRequestError(str(error), target="filter") from None
+
+
+def _check_group_list(groups: Iterable[str]) -> list[str]:
+    checked = [names.check_group(group, parameter="groups") for group in groups]
+    if not checked:
+        raise BadRequestError("The request must name at least one group in 'groups'", target="groups")
+    return checked

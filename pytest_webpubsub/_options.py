@@ -1,0 +1,58 @@
+"""The one options object of the fake, with the one set of defaults the fixture, marker, ini keys and
+context manager all share."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+DEFAULT_ENDPOINT = "https://fake.webpubsub.azure.com"
+DEFAULT_ACCESS_KEY = "cHl0ZXN0LXdlYnB1YnN1Yi1mYWtlLWFjY2Vzcy1rZXktMDAwMDE="
+"""44 characters, like a real key; at least 32 bytes so PyJWT signs without an InsecureKeyLengthWarning."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a :class:`FakeWebPubSub` is set up. Every field is keyword-only in practice and validated.
+
+    * ``endpoint``: the fake resource's URL; the SDK clients built for this host reach the fake.
+    * ``access_key``: the key in the connection string; tokens signed with it are accepted.
+    * ``hub``: the hub name exported to ``hub_env`` and used by ``service_client()`` by default.
+    * ``connection_string_env`` / ``hub_env``: environment variables to set while the fake is active.
+    * ``clock``: POSIX seconds; token expiry is judged on it.
+    * ``id_seed``: seeds the deterministic connection ids.
+    """
+
+    endpoint: str = DEFAULT_ENDPOINT
+    access_key: str = DEFAULT_ACCESS_KEY
+    hub: str = "hub"
+    connection_string_env: str | None = None
+    hub_env: str | None = None
+    clock: Callable[[], float] = time.time
+    id_seed: str = "pytest-webpubsub"
+
+    def __post_init__(self) -> None:
+        scheme, _, rest = self.endpoint.partition("://")
+        if scheme not in ("http", "https") or not rest.strip("/"):
+            raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL such as {DEFAULT_ENDPOINT!r}")
+        if not self.access_key:
+            raise ValueError("access_key must not be empty")
+        for name in ("connection_string_env", "hub_env"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"{name}={value!r} must be a non-empty environment variable name or None")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    def merged(self, overrides: Mapping[str, Any]) -> Options:
+        """A copy with ``overrides`` applied; unknown names raise ``TypeError`` listing the valid ones."""
+        unknown = sorted(set(overrides) - set(self.field_names()))
+        if unknown:
+            raise TypeError(
+                f"unknown pytest-webpubsub option(s) {', '.join(unknown)}; valid options: {', '.join(self.field_names())}"
+            )
+        return dataclasses.replace(self, **overrides)

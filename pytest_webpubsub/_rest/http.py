@@ -1,0 +1,61 @@
+"""Neutral HTTP records shared by every adapter (azure-core, httpx, a live server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+from urllib.parse import SplitResult, parse_qsl, urlsplit
+
+
+@dataclass(frozen=True)
+class FakeRequest:
+    """One HTTP request as the fake service sees it, whatever client sent it."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    @property
+    def parts(self) -> SplitResult:
+        return urlsplit(self.url)
+
+    def header(self, name: str) -> str | None:
+        """Return a header value, matching the name case-insensitively."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def query(self) -> list[tuple[str, str]]:
+        """Return the decoded query parameters in order, repeated keys kept."""
+        return parse_qsl(self.parts.query, keep_blank_values=True)
+
+
+@dataclass(frozen=True)
+class FakeResponse:
+    """One HTTP answer of the fake service."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @property
+    def reason(self) -> str:
+        return _REASONS.get(self.status_code, "")
+
+
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}

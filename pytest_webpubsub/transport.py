@@ -1,0 +1,341 @@
+"""The seam between azure-core and the fake: SDK requests to a fake's host are answered in process.
+
+Two ways in:
+
+* :func:`patch_azure_core` wraps ``RequestsTransport.send`` and ``AioHttpTransport.send`` at class level
+  (reference-counted, undone when the last fake stops). Clients that application code builds itself, even
+  before the test started, reach the fake when their host is a fake's; every other host goes to the original
+  method. A ``*.webpubsub.azure.com`` host that no fake owns fails like a network error
+  (``ServiceRequestError``), so a test never reaches Azure. Retry back-off after a fake's answer is instant.
+* :class:`FakeTransport` / :class:`AsyncFakeTransport` for ``transport=``, with no global patch at all.
+
+This is the only module that imports ``azure.core``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, AsyncIterator, Callable, Iterator, MutableMapping
+from urllib.parse import urlencode, urlsplit
+
+from azure.core.exceptions import HttpResponseError, ServiceRequestError
+from azure.core.pipeline.transport import AsyncHttpTransport, HttpTransport
+from azure.core.pipeline.transport._aiohttp import AioHttpTransport
+from azure.core.pipeline.transport._requests_basic import RequestsTransport
+from azure.core.rest import AsyncHttpResponse, HttpResponse
+from azure.core.rest import HttpRequest as RestHttpRequest
+from azure.core.utils import case_insensitive_dict
+
+from ._rest.http import FakeRequest, FakeResponse
+
+Handler = Callable[[FakeRequest], FakeResponse]
+AZURE_HOST_SUFFIX = ".webpubsub.azure.com"
+_SKIPPED_KWARGS = frozenset(
+    {"stream", "connection_timeout", "read_timeout", "connection_verify", "connection_cert", "proxies",
+     "connection_data_block_size", "session", "headers", "timeout"}
+)
+
+
+# -- requests and responses ----------------------------------------------------------------------------
+
+
+def _body(request: Any) -> bytes:
+    content = request.content if isinstance(request, RestHttpRequest) else request.body
+    if content is None:
+        return b""
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return bytes(content)
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    if isinstance(content, dict):
+        return urlencode(content, doseq=True).encode("ascii")
+    if hasattr(content, "read"):
+        position = content.tell()
+        data = content.read()
+        content.seek(position)
+        return data if isinstance(data, bytes) else str(data).encode("utf-8")
+    return b"".join(content)
+
+
+def to_fake_request(request: Any) -> FakeRequest:
+    """Convert an azure-core request (rest or legacy) to the neutral record the fake dispatches."""
+    return FakeRequest(request.method.upper(), request.url, dict(request.headers.items()), _body(request))
+
+
+class _ResponseBase:
+    def __init__(self, request: Any, response: FakeResponse) -> None:
+        self._request = request
+        self._response = response
+        self._headers = case_insensitive_dict(dict(response.headers))
+        self._encoding: str | None = None
+        self._closed = False
+
+    @property
+    def request(self) -> Any:
+        return self._request
+
+    @property
+    def status_code(self) -> int:
+        return self._response.status_code
+
+    @property
+    def headers(self) -> MutableMapping[str, str]:
+        return self._headers
+
+    @property
+    def reason(self) -> str:
+        return self._response.reason
+
+    @property
+    def content_type(self) -> str | None:
+        return self._headers.get("Content-Type")
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def is_stream_consumed(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str | None:
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, value: str | None) -> None:
+        self._encoding = value
+
+    @property
+    def url(self) -> str:
+        return self._request.url
+
+    @property
+    def content(self) -> bytes:
+        return self._response.body
+
+    def text(self, encoding: str | None = None) -> str:
+        return self._response.body.decode(encoding or self._encoding or "utf-8")
+
+    def json(self) -> Any:
+        return json.loads(self._response.body)
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise HttpResponseError(response=self)
+
+    def body(self) -> bytes:
+        return self._response.body
+
+    def __repr__(self) -> str:
+        return f"<FakeHttpResponse: {self.status_code} {self.reason}>"
+
+
+class FakeHttpResponse(_ResponseBase, HttpResponse):  # type: ignore[misc]
+    """A complete, in-memory ``azure.core.rest.HttpResponse``."""
+
+    def __enter__(self) -> FakeHttpResponse:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+
+    def read(self) -> bytes:
+        return self._response.body
+
+    def iter_raw(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self._response.body
+
+    def iter_bytes(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self._response.body
+
+
+class AsyncFakeHttpResponse(_ResponseBase, AsyncHttpResponse):  # type: ignore[misc]
+    """A complete, in-memory ``azure.core.rest.AsyncHttpResponse`` (sync ``text()`` works unread)."""
+
+    async def __aenter__(self) -> AsyncFakeHttpResponse:
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        self._closed = True
+
+    async def read(self) -> bytes:
+        return self._response.body
+
+    async def iter_raw(self, **kwargs: Any) -> AsyncIterator[bytes]:
+        yield self._response.body
+
+    async def iter_bytes(self, **kwargs: Any) -> AsyncIterator[bytes]:
+        yield self._response.body
+
+
+def _check_kwargs(kwargs: dict[str, Any]) -> None:
+    """Fail like ``requests.Session.request`` on keyword arguments the SDK leaks (``message_ttl_seconds``)."""
+    unexpected = sorted(set(kwargs) - _SKIPPED_KWARGS)
+    if unexpected:
+        raise TypeError(f"Session.request() got an unexpected keyword argument '{unexpected[0]}'")
+
+
+# -- explicit transports -------------------------------------------------------------------------------
+
+
+class FakeTransport(HttpTransport):  # type: ignore[type-arg]
+    """A sync azure-core transport that answers every request from one fake (pass as ``transport=``)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.sleeps: list[float] = []
+
+    def __enter__(self) -> FakeTransport:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.close()
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def sleep(self, duration: float) -> None:
+        self.sleeps.append(duration)
+
+    def send(self, request: Any, **kwargs: Any) -> FakeHttpResponse:
+        _check_kwargs(kwargs)
+        return FakeHttpResponse(request, self._handler(to_fake_request(request)))
+
+
+class AsyncFakeTransport(AsyncHttpTransport):  # type: ignore[type-arg]
+    """The ``aio`` twin of :class:`FakeTransport`."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.sleeps: list[float] = []
+
+    async def __aenter__(self) -> AsyncFakeTransport:
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def sleep(self, duration: float) -> None:
+        self.sleeps.append(duration)
+
+    async def send(self, request: Any, **kwargs: Any) -> AsyncFakeHttpResponse:
+        _check_kwargs(kwargs)
+        return AsyncFakeHttpResponse(request, self._handler(to_fake_request(request)))
+
+
+# -- the class-level patch -----------------------------------------------------------------------------
+
+
+class _Patch:
+    """Reference-counted class-level wrap of the default azure-core transports, routing by host."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handlers: dict[str, Handler] = {}
+        self._originals: dict[tuple[type, str], Any] = {}
+
+    def register(self, host: str, handler: Handler) -> None:
+        with self._lock:
+            host = host.lower()
+            if host in self._handlers:
+                raise RuntimeError(
+                    f"pytest-webpubsub: another active FakeWebPubSub already owns the host {host!r}; "
+                    "give each fake its own endpoint"
+                )
+            self._handlers[host] = handler
+            if len(self._handlers) == 1:
+                self._install()
+
+    def unregister(self, host: str) -> None:
+        with self._lock:
+            self._handlers.pop(host.lower(), None)
+            if not self._handlers:
+                self._uninstall()
+
+    def handler_for(self, url: str) -> Handler | None:
+        """The fake that owns ``url``'s host; raise ``ServiceRequestError`` for an unowned Azure host."""
+        host = urlsplit(url).netloc.lower()
+        handler = self._handlers.get(host)
+        if handler is None and host.split(":")[0].endswith(AZURE_HOST_SUFFIX):
+            owned = ", ".join(sorted(self._handlers)) or "none"
+            raise ServiceRequestError(
+                f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure. "
+                f"Hosts owned by active fakes: {owned}. Build the client from webpubsub.connection_string, "
+                "or set the fake's endpoint (marker @pytest.mark.webpubsub(endpoint=...) or ini webpubsub_endpoint)."
+            )
+        return handler
+
+    def _install(self) -> None:
+        patch = self
+        sync_send, async_send = RequestsTransport.send, AioHttpTransport.send
+        sync_sleep, async_sleep = RequestsTransport.sleep, AioHttpTransport.sleep
+
+        def send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            handler = patch.handler_for(request.url)
+            transport._webpubsub_fake_answered = handler is not None
+            if handler is None:
+                return sync_send(transport, request, **kwargs)
+            transport.open()
+            _check_kwargs(kwargs)
+            return FakeHttpResponse(request, handler(to_fake_request(request)))
+
+        async def asend(transport: Any, request: Any, **kwargs: Any) -> Any:
+            handler = patch.handler_for(request.url)
+            transport._webpubsub_fake_answered = handler is not None
+            if handler is None:
+                return await async_send(transport, request, **kwargs)
+            await transport.open()
+            _check_kwargs(kwargs)
+            return AsyncFakeHttpResponse(request, handler(to_fake_request(request)))
+
+        def sleep(transport: Any, duration: float) -> None:
+            if not getattr(transport, "_webpubsub_fake_answered", False):
+                sync_sleep(transport, duration)
+
+        async def asleep(transport: Any, duration: float) -> None:
+            if not getattr(transport, "_webpubsub_fake_answered", False):
+                await async_sleep(transport, duration)
+
+        replacements = {
+            (RequestsTransport, "send"): send,
+            (AioHttpTransport, "send"): asend,
+            (RequestsTransport, "sleep"): sleep,
+            (AioHttpTransport, "sleep"): asleep,
+        }
+        for (cls, name), replacement in replacements.items():
+            self._originals[(cls, name)] = cls.__dict__.get(name)
+            setattr(cls, name, replacement)
+
+    def _uninstall(self) -> None:
+        for (cls, name), original in self._originals.items():
+            if original is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
+        self._originals.clear()
+
+
+_PATCH = _Patch()
+
+
+def patch_azure_core(host: str, handler: Handler) -> Callable[[], None]:
+    """Route azure-core requests for ``host`` to ``handler``; return the function that undoes it."""
+    _PATCH.register(host, handler)
+    return lambda: _PATCH.unregister(host)
