@@ -159,21 +159,34 @@ class FakeWebPubSub(DeliveryAssertions):
             raise ValueError(f"inject_fault needs an error status (400-599) and times >= 1, got {status=}, {times=}")
         self._rest.faults.append(Fault(status, times, operation, retry_after))
 
+    def service_client(self, hub: str | None = None, *, aio: bool = False, **kwargs: Any) -> Any:
+        """An official ``WebPubSubServiceClient`` (``aio=True``: the async one) for this fake's connection string."""
+        if aio:
+            from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncClient
+
+            return AsyncClient.from_connection_string(self.connection_string, hub=hub or self.options.hub, **kwargs)
+        from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+        return WebPubSubServiceClient.from_connection_string(self.connection_string, hub=hub or self.options.hub, **kwargs)
+
     # -- clients ----------------------------------------------------------------------------------------
 
     def connect(
         self,
-        hub: str,
+        hub: str | None = None,
         *,
         user_id: str | None = None,
         groups: Iterable[str] = (),
         roles: Iterable[str] = (),
         protocol: str | None = _protocol.JSON,
     ) -> FakeClientConnection:
-        """Open a simulated client connection (``protocol=None`` for a simple WebSocket client)."""
+        """Open a simulated client connection to ``hub`` (default: the configured ``hub`` option).
+
+        ``protocol=None`` makes a simple WebSocket client; the default is ``json.webpubsub.azure.v1``.
+        """
         with self._lock:
             client = FakeClientConnection(
-                self.service, hub, user_id=user_id, groups=list(groups), roles=list(roles), protocol=protocol
+                self.service, hub or self.options.hub, user_id=user_id, groups=list(groups), roles=list(roles), protocol=protocol
             )
             self._clients.append(client)
             return client

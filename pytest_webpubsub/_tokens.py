@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -41,14 +42,23 @@ def _normalise(url: str) -> tuple[str, str]:
 
 
 def _decode(token: str, keys: Sequence[str]) -> dict[str, Any] | None:
+    """The claims of ``token`` if one of ``keys`` signed it, else None; 401 for a malformed token."""
     for key in keys:
-        try:
-            return jwt.decode(token, key, algorithms=["HS256"], options=_DECODE_OPTIONS)
-        except jwt.InvalidSignatureError:
-            continue
-        except jwt.InvalidTokenError as error:
-            raise UnauthorizedError(f"The access token is not a valid JWT: {error}") from None
+        claims = _verified_claims(token, key)
+        if claims is not None:
+            return dict(claims)
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _verified_claims(token: str, key: str) -> dict[str, Any] | None:
+    """Check the HS256 signature once per (token, key): the SDK reuses a token for a whole second."""
+    try:
+        return jwt.decode(token, key, algorithms=["HS256"], options=_DECODE_OPTIONS)
+    except jwt.InvalidSignatureError:
+        return None
+    except jwt.InvalidTokenError as error:
+        raise UnauthorizedError(f"The access token is not a valid JWT: {error}") from None
 
 
 def _check_expiry(claims: dict[str, Any], now: float) -> None:

@@ -6,14 +6,15 @@ A :class:`FakeClientConnection` is the endpoint of one core connection. It recor
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from . import _protocol
 from ._core.model import DataType, Delivery
 from ._core.service import Connection, WebPubSubService
 
-SIMPLE = None
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,18 @@ class FakeClientConnection:
         self._service = service
         self.protocol = protocol
         self.hub = hub
-        self.received: list[ReceivedMessage] = []
-        self.frames: list[_protocol.Frame] = []
         self.close_reason: str | None = None
         self._next_sequence_id = 1
+        # What the service wrote, in order; frames and messages are rendered from it when read.
+        self._log: list[_Written] = []
+        self._frames: list[_protocol.Frame] = []
+        self._received: list[ReceivedMessage] = []
         self._connection: Connection = service.open_connection(
             hub, self, user_id=user_id, groups=groups, roles=roles, protocol=protocol
         )
         if _protocol.is_pubsub(protocol):
-            token = self.connection_id if _protocol.is_reliable(protocol) else None
-            self.frames.append(_protocol.connected_frame(self.connection_id, self.user_id, token))
+            token = _reconnection_token(self.connection_id) if _protocol.is_reliable(protocol) else None
+            self._log.append(_Written(frame=_protocol.connected_frame(self.connection_id, self.user_id, token)))
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
@@ -97,25 +100,59 @@ class FakeClientConnection:
         """Close from the client side; takes effect at once."""
         self._service.client_closed(self._connection)
 
-    # -- Endpoint ---------------------------------------------------------------------------------------
+    @property
+    def received(self) -> list[ReceivedMessage]:
+        """The data messages received so far, in order (system frames and acks are not data)."""
+        self._render()
+        return list(self._received)
+
+    @property
+    def frames(self) -> list[_protocol.Frame]:
+        """The exact frames the service wrote to this client, in order (``str`` text, ``bytes`` binary)."""
+        self._render()
+        return list(self._frames)
+
+    def _render(self) -> None:
+        for written in self._log[len(self._frames) :]:
+            delivery = written.delivery
+            if delivery is None:
+                self._frames.append(written.frame)
+                continue
+            message = delivery.message
+            if _protocol.is_pubsub(self.protocol):
+                self._frames.append(_protocol.message_frame(delivery, written.sequence_id))
+                data, data_type = message.value, message.data_type
+            else:
+                frame = _protocol.raw_frame(message)
+                self._frames.append(frame)
+                data, data_type = frame, ("binary" if isinstance(frame, bytes) else "text")
+            self._received.append(
+                ReceivedMessage(data, data_type, delivery.group, delivery.from_user_id, written.sequence_id)
+            )
+
+    # -- Endpoint: called by the service ----------------------------------------------------------------
 
     def deliver(self, delivery: Delivery) -> None:
-        message = delivery.message
-        if _protocol.is_pubsub(self.protocol):
-            sequence_id = None
-            if _protocol.is_reliable(self.protocol):
-                sequence_id = self._next_sequence_id
-                self._next_sequence_id += 1
-            self.frames.append(_protocol.message_frame(delivery, sequence_id))
-            data, data_type = message.value, message.data_type
-        else:
-            frame = _protocol.raw_frame(message)
-            self.frames.append(frame)
-            data, data_type = frame, ("binary" if isinstance(frame, bytes) else "text")
-            sequence_id = None
-        self.received.append(ReceivedMessage(data, data_type, delivery.group, delivery.from_user_id, sequence_id))
+        sequence_id = None
+        if _protocol.is_reliable(self.protocol):
+            sequence_id = self._next_sequence_id
+            self._next_sequence_id += 1
+        self._log.append(_Written(delivery=delivery, sequence_id=sequence_id))
 
     def closed(self, reason: str | None) -> None:
         self.close_reason = reason
         if _protocol.is_pubsub(self.protocol):
-            self.frames.append(_protocol.disconnected_frame(reason))
+            self._log.append(_Written(frame=_protocol.disconnected_frame(reason)))
+
+
+class _Written(NamedTuple):
+    """One thing the service wrote: a data message (with its sequence id) or a ready system frame."""
+
+    delivery: Delivery | None = None
+    sequence_id: int | None = None
+    frame: _protocol.Frame = ""
+
+
+def _reconnection_token(connection_id: str) -> str:
+    """An opaque reconnection token for a reliable connection (the recovery itself is not simulated yet)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(f"reconnect:{connection_id}".encode()).digest()).decode()[:43]

@@ -1,17 +1,19 @@
 """The pytest plugin: the ``webpubsub`` fixture, its marker and ini options.
 
-Imports only pytest and the package core at import time; azure-core, respx and httpx load when a fake
-starts (``test_plugin_import_is_cheap`` checks it in a subprocess).
+Imports only pytest and the options at import time; JWT, azure-core, respx and httpx load when a fake is
+built (``test_plugin_import_is_cheap`` checks it in a subprocess).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from ._fake import FakeWebPubSub
 from ._options import Options
+
+if TYPE_CHECKING:
+    from ._fake import FakeWebPubSub
 
 _INI_OPTIONS = {
     "endpoint": "URL of the fake resource (default: %s)" % Options.endpoint,
@@ -76,6 +78,8 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     ``webpubsub.connect(hub, ...)`` opens simulated client connections.
     """
     __tracebackhide__ = lambda info: info.errisinstance(TypeError)  # noqa: E731
+    from ._fake import FakeWebPubSub
+
     fake = FakeWebPubSub(_marker_options(request))
     with fake:
         yield fake

@@ -73,9 +73,10 @@ class _Token(NamedTuple):
     end: int
 
 
-# Used at compile time only. The possessive ``*+`` makes "'it''s" unterminated as a whole instead of backtracking.
+# Used at compile time only. The ``(?!')`` look-ahead makes "'it''s" unterminated as a whole instead of
+# splitting it into "'it'" and "'s" (possessive quantifiers would need Python 3.11).
 _TOKEN_RE = re.compile(
-    r"(?P<string>'(?:[^']|'')*+')|(?P<int>[+-]?[0-9]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])"
+    r"(?P<string>'(?:[^']|'')*'(?!'))|(?P<int>[+-]?[0-9]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])"
     r"|(?P<space>\s+)|(?P<bad>.)",
     re.DOTALL,
 )
@@ -430,7 +431,7 @@ class _Parser:
 # --------------------------------------------------------------------------------------------------- public
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Filter:
     """A compiled, immutable filter; build one with :func:`compile_filter`."""
 

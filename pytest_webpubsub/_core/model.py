@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, NamedTuple
 
 DataType = Literal["text", "json", "binary"]
 Source = Literal["server", "group"]
@@ -21,18 +22,17 @@ class Message:
     payload: bytes
     data_type: DataType
 
-    @property
+    @cached_property
     def value(self) -> Any:
-        """The payload as a client library would hand it over: ``str``, parsed JSON or ``bytes``."""
+        """The payload as a client library would hand it over: ``str``, parsed JSON or ``bytes`` (parsed once)."""
         if self.data_type == "binary":
             return self.payload
         text = self.payload.decode("utf-8")
         return json.loads(text) if self.data_type == "json" else text
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One message delivered to one connection, in the order the service wrote it."""
+class Delivery(NamedTuple):
+    """One message delivered to one connection, in the order the service wrote it (an immutable record)."""
 
     hub: str
     connection_id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
@@ -16,7 +17,7 @@ class FakeRequest:
     headers: Mapping[str, str]
     body: bytes = b""
 
-    @property
+    @cached_property
     def parts(self) -> SplitResult:
         return urlsplit(self.url)
 
