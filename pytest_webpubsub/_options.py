@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ._core.names import HUB_PATTERN
+
 DEFAULT_ENDPOINT = "https://fake.webpubsub.azure.com"
 DEFAULT_ACCESS_KEY = "cHl0ZXN0LXdlYnB1YnN1Yi1mYWtlLWFjY2Vzcy1rZXktMDAwMDE="
 """44 characters, like a real key; at least 32 bytes so PyJWT signs without an InsecureKeyLengthWarning."""
@@ -39,6 +41,8 @@ class Options:
             raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL such as {DEFAULT_ENDPOINT!r}")
         if not self.access_key:
             raise ValueError("access_key must not be empty")
+        if not isinstance(self.hub, str) or not HUB_PATTERN.fullmatch(self.hub):
+            raise ValueError(f"hub={self.hub!r} must be a hub name: a letter, then up to 127 letters, digits and _`,.[]")
         for name in ("connection_string_env", "hub_env"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

@@ -287,9 +287,15 @@ class _Patch:
         sync_send, async_send = RequestsTransport.send, AioHttpTransport.send
         sync_sleep, async_sleep = RequestsTransport.sleep, AioHttpTransport.sleep
 
-        def send(transport: Any, request: Any, **kwargs: Any) -> Any:
-            handler = patch.handler_for(request.url)
+        def route(transport: Any, url: str) -> Handler | None:
+            # Back-off after a fake's answer, or after a refused Azure host, is skipped (see ``sleep``).
+            transport._webpubsub_fake_answered = True
+            handler = patch.handler_for(url)
             transport._webpubsub_fake_answered = handler is not None
+            return handler
+
+        def send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            handler = route(transport, request.url)
             if handler is None:
                 return sync_send(transport, request, **kwargs)
             transport.open()
@@ -297,8 +303,7 @@ class _Patch:
             return FakeHttpResponse(request, handler(to_fake_request(request)))
 
         async def asend(transport: Any, request: Any, **kwargs: Any) -> Any:
-            handler = patch.handler_for(request.url)
-            transport._webpubsub_fake_answered = handler is not None
+            handler = route(transport, request.url)
             if handler is None:
                 return await async_send(transport, request, **kwargs)
             await transport.open()

@@ -25,10 +25,10 @@ def compile_group_pattern(pattern: str) -> Pattern[str] | None:
     ``?`` is one character but ``.``, ``*`` any run without ``.``, ``**`` any run, ``\\`` escapes
     ``\\``, ``*`` and ``?``; at most five ``*``.
     """
-    if not pattern or pattern.count("*") - pattern.count("\\*") > MAX_STARS:
+    if not pattern:
         return None
     out: list[str] = []
-    index = 0
+    index = stars = 0
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
@@ -38,7 +38,9 @@ def compile_group_pattern(pattern: str) -> Pattern[str] | None:
             index += 2
             continue
         if char == "*":
+            stars += 1
             if pattern.startswith("**", index):
+                stars += 1
                 out.append(".*")
                 index += 2
                 continue
@@ -48,6 +50,8 @@ def compile_group_pattern(pattern: str) -> Pattern[str] | None:
         else:
             out.append(re.escape(char))
         index += 1
+    if stars > MAX_STARS:
+        return None
     return re.compile("".join(out), re.DOTALL)
 
 

@@ -292,7 +292,10 @@ def _decode_continuation(token: str | None) -> str | None:
     if token is None:
         return None
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        if not after:
+            raise ValueError("empty continuation token")
+        return after
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequestError(f"The continuation token '{token}' is not valid", target="continuationToken") from None
 

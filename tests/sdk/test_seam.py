@@ -1,0 +1,123 @@
+"""The azure-core seam: which requests the fake answers, which it refuses and which it leaves alone
+(sdk-interception.md §1.2 hook C)."""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+from typing import Any, Iterator
+
+import pytest
+import requests
+import urllib3
+from azure.core.exceptions import ServiceRequestError
+from azure.core.pipeline.transport._aiohttp import AioHttpTransport
+from azure.core.pipeline.transport._requests_basic import RequestsTransport
+from requests.adapters import HTTPAdapter
+
+from pytest_webpubsub import FakeWebPubSub
+from pytest_webpubsub.plugin import ini_options
+
+from .support import FLAVOURS, HUB, key_client, opened
+
+PATCHED = [(cls, name) for cls in (RequestsTransport, AioHttpTransport) for name in ("send", "sleep")]
+ORIGINALS = {(cls, name): cls.__dict__.get(name) for cls, name in PATCHED}
+"""The transport methods as azure-core defines them, captured at import, before any fake started."""
+
+
+def unpatched() -> bool:
+    return all(cls.__dict__.get(name) is ORIGINALS[(cls, name)] for cls, name in PATCHED)
+
+
+@pytest.fixture(scope="module")
+def early_clients(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Clients built while no fake is active, as application code at import time would build them."""
+    assert unpatched()
+    connection_string = FakeWebPubSub(ini_options(request.config)).connection_string
+    clients = {flavour: key_client(flavour, connection_string) for flavour in FLAVOURS}
+    yield clients
+    clients["sync"].close()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_client_built_before_the_fake_started_reaches_it(
+    early_clients: dict[str, Any], webpubsub: FakeWebPubSub, flavour: str
+) -> None:
+    alice = webpubsub.connect(HUB, user_id="alice")
+
+    async with opened(early_clients[flavour], "key") as sdk:
+        await sdk.send_to_user("alice", "early", content_type="text/plain")
+        assert await sdk.connection_exists(alice.connection_id) is True
+
+    assert [m.data for m in alice.received] == ["early"]
+    assert [call.operation for call in webpubsub.rest_calls] == ["send_to_user", "connection_exists"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("operation", ["send_to_all", "connection_exists"])
+async def test_azure_host_no_fake_owns_is_refused(webpubsub: FakeWebPubSub, flavour: str, operation: str) -> None:
+    connection_string = webpubsub.connection_string.replace("fake.webpubsub", "other.webpubsub")
+    # Default retries: azure-core retries a refused HEAD, and the back-off after a refusal must cost nothing.
+    started = time.monotonic()
+    async with opened(key_client(flavour, connection_string), "key") as sdk:
+        with pytest.raises(ServiceRequestError, match="no fake owns 'other.webpubsub.azure.com'"):
+            if operation == "send_to_all":
+                await sdk.send_to_all({"n": 1})
+            else:
+                await sdk.connection_exists("c")
+
+    assert time.monotonic() - started < 1.0
+    assert webpubsub.rest_calls == []
+
+
+def test_other_hosts_pass_through_to_requests(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[requests.PreparedRequest] = []
+
+    def canned_send(session: requests.Session, prepared: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        sent.append(prepared)
+        raw = urllib3.HTTPResponse(io.BytesIO(b""), headers={"Content-Length": "0"}, status=202, preload_content=False)
+        return HTTPAdapter().build_response(prepared, raw)
+
+    monkeypatch.setattr(requests.Session, "send", canned_send)
+    connection_string = f"Endpoint=https://example.org;AccessKey={webpubsub.access_key};Version=1.0;"
+
+    with key_client("sync", connection_string) as client:
+        assert client.send_to_all("hi", content_type="text/plain") is None
+
+    assert [(p.method, p.url) for p in sent] == [
+        ("POST", "https://example.org/api/hubs/chat/:send?api-version=2024-12-01")
+    ]
+    assert (sent[0].body, sent[0].headers["Content-Type"]) == ("hi", "text/plain")
+    assert webpubsub.rest_calls == []
+
+
+async def test_other_hosts_pass_through_to_aiohttp(webpubsub: FakeWebPubSub) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection_string = f"Endpoint=http://127.0.0.1;Port={port};AccessKey={webpubsub.access_key};Version=1.0;"
+
+    async with opened(key_client("aio", connection_string, retry_total=0), "key") as sdk:
+        with pytest.raises(ServiceRequestError) as raised:
+            await sdk.send_to_all({"n": 1})
+
+    assert "no fake owns" not in str(raised.value)
+    assert webpubsub.rest_calls == []
+
+
+def test_stopping_the_last_fake_restores_the_transports() -> None:
+    first = FakeWebPubSub(endpoint="https://first.webpubsub.azure.com")
+    second = FakeWebPubSub(endpoint="https://second.webpubsub.azure.com")
+
+    with first:
+        assert RequestsTransport.send is not ORIGINALS[(RequestsTransport, "send")]
+        with second:
+            assert not unpatched()
+        assert not unpatched()
+        with key_client("sync", first.connection_string) as client:
+            assert client.group_exists("g") is False
+    assert unpatched()
+    assert RequestsTransport.send is ORIGINALS[(RequestsTransport, "send")]
+    assert AioHttpTransport.send is ORIGINALS[(AioHttpTransport, "send")]
+    assert [call.operation for call in first.rest_calls] == ["group_exists"]
