@@ -61,6 +61,7 @@ class FakeClientConnection:
         check_protocol(protocol)
         self._service = service
         self.protocol = protocol
+        self._reliable = _protocol.is_reliable(protocol)
         self.hub = hub
         self.close_reason: str | None = None
         self._next_sequence_id = 1
@@ -133,11 +134,11 @@ class FakeClientConnection:
     # -- Endpoint: called by the service ----------------------------------------------------------------
 
     def deliver(self, delivery: Delivery) -> None:
-        sequence_id = None
-        if _protocol.is_reliable(self.protocol):
-            sequence_id = self._next_sequence_id
+        if self._reliable:
+            self._log.append(_Written(delivery, self._next_sequence_id))
             self._next_sequence_id += 1
-        self._log.append(_Written(delivery=delivery, sequence_id=sequence_id))
+        else:
+            self._log.append(_Written(delivery))
 
     def closed(self, reason: str | None) -> None:
         self.close_reason = reason

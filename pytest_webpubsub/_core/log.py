@@ -44,8 +44,8 @@ class DeliveryLog:
     def on_open(self, connection: Connection) -> None:
         self._events.append(LifecycleEvent("open", connection.hub, connection.connection_id, connection.user_id))
 
-    def on_delivery(self, delivery: Delivery) -> None:
-        self._deliveries.append(delivery)
+    def on_deliveries(self, deliveries: list[Delivery]) -> None:
+        self._deliveries.extend(deliveries)
 
     def on_close(self, connection: Connection, reason: str | None) -> None:
         self._events.append(

@@ -35,7 +35,8 @@ class ServiceListener(Protocol):
 
     def on_open(self, connection: Connection) -> None: ...
 
-    def on_delivery(self, delivery: Delivery) -> None: ...
+    def on_deliveries(self, deliveries: list[Delivery]) -> None:
+        """The deliveries of one send, in order (called once per send that reached anyone)."""
 
     def on_close(self, connection: Connection, reason: str | None) -> None: ...
 
@@ -344,24 +345,23 @@ class WebPubSubService:
         matcher: Filter | None = None,
         from_user_id: str | None = None,
     ) -> None:
-        skip = set(excluded) if excluded else None
-        for connection in list(connections):
-            if skip and connection.connection_id in skip:
-                continue
-            if matcher is not None and not matcher.matches(_Candidate(connection)):
-                continue
+        recipients = list(connections)
+        if excluded:
+            skip = set(excluded)
+            recipients = [connection for connection in recipients if connection.connection_id not in skip]
+        if matcher is not None:
+            recipients = [connection for connection in recipients if matcher.matches(_Candidate(connection))]
+        hub = recipients[0].hub if recipients else ""
+        deliveries = []
+        for connection in recipients:
             delivery = Delivery(
-                hub=connection.hub,
-                connection_id=connection.connection_id,
-                user_id=connection.user_id,
-                message=message,
-                source=source,
-                group=group,
-                from_user_id=from_user_id,
+                hub, connection.connection_id, connection.user_id, message, source, group, from_user_id
             )
             connection.endpoint.deliver(delivery)
+            deliveries.append(delivery)
+        if deliveries:
             for listener in self._listeners:
-                listener.on_delivery(delivery)
+                listener.on_deliveries(deliveries)
 
 
 class _Candidate:
