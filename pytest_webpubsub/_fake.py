@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import inspect
 import os
 import threading
 from typing import Any, Callable, Iterable, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from . import _protocol
 from ._core.clock import CountingIds
 from ._core.errors import UnauthorizedError
 from ._core.log import DeliveryLog, LifecycleEvent
 from ._core.model import Delivery
-from ._core.service import WebPubSubService
+from ._core.service import Connection, WebPubSubService
 from ._options import Options
 from ._rest.dispatch import Fault, RestCall, RestDispatcher
 from ._rest.http import FakeRequest, FakeResponse
 from ._tokens import verify_client_url
 from .assertions import DeliveryAssertions
-from .clients import FakeClientConnection
+from ._session import CLOSE_POLICY_VIOLATION, RECOVERY_WINDOW_SECONDS, ClientSession, Link, SimpleMode
+from .clients import FakeClientConnection, check_protocol
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,11 +47,15 @@ class FakeWebPubSub(DeliveryAssertions):
         self.options = (options or Options()).merged(overrides)
         self._lock = threading.RLock()
         self._log = DeliveryLog()
-        self.service = WebPubSubService(ids=CountingIds(self.options.id_seed), listeners=[self._log])
+        self._sessions: dict[tuple[str, str], ClientSession] = {}
+        self.service = WebPubSubService(
+            ids=CountingIds(self.options.id_seed), listeners=[self._log, _ForgetClosed(self._sessions)]
+        )
         self._rest = RestDispatcher(
             self.service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
         )
         self._clients: list[FakeClientConnection] = []
+        self._detached: dict[tuple[str, str], ClientSession] = {}
         self._undo: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -91,6 +99,7 @@ class FakeWebPubSub(DeliveryAssertions):
 
         self._undo.append(patch_azure_core(self.host, self.handle))
         self._undo.append(route_httpx(self.host, self.handle))
+        self._undo.extend(_patch_client_sdk(self))
         for name, value in ((self.options.connection_string_env, self.connection_string),
                             (self.options.hub_env, self.options.hub)):
             if name:
@@ -134,6 +143,7 @@ class FakeWebPubSub(DeliveryAssertions):
     def handle(self, request: FakeRequest) -> FakeResponse:
         """Answer one REST request exactly as the service would (the entry point of every adapter)."""
         with self._lock:
+            self._sweep()
             return self._rest.dispatch(request)
 
     @property
@@ -179,45 +189,167 @@ class FakeWebPubSub(DeliveryAssertions):
         groups: Iterable[str] = (),
         roles: Iterable[str] = (),
         protocol: str | None = _protocol.JSON,
+        auto_ack: bool = True,
     ) -> FakeClientConnection:
         """Open a simulated client connection to ``hub`` (default: the configured ``hub`` option).
 
         ``protocol=None`` makes a simple WebSocket client; the default is ``json.webpubsub.azure.v1``.
         """
-        with self._lock:
-            client = FakeClientConnection(
-                self.service, hub or self.options.hub, user_id=user_id, groups=list(groups), roles=list(roles), protocol=protocol
+        check_protocol(protocol)
+
+        def open_session(link: FakeClientConnection) -> ClientSession:
+            return self.open_session(
+                hub or self.options.hub, link, user_id=user_id, groups=groups, roles=roles, protocol=protocol
             )
-            self._clients.append(client)
-            return client
+
+        return self._track(FakeClientConnection(open_session, self._recover_client, auto_ack=auto_ack))
 
     def connect_url(
-        self, url: str, *, protocol: str | None = _protocol.JSON, authorization: str | None = None
+        self,
+        url: str,
+        *,
+        protocol: str | None = _protocol.JSON,
+        authorization: str | None = None,
+        auto_ack: bool = True,
     ) -> FakeClientConnection:
         """Connect with a client access URL, as ``get_client_access_token()["url"]`` returns it.
 
         The token is checked like the service's upgrade does (signature, ``exp``, audience host and path);
-        a refused token raises :class:`ConnectionRefused` with the reason (the service answers 401).
+        a refused token raises :class:`ConnectionRefused` with the reason (the service answers 401). A simple
+        client's URL may carry ``webpubsub_mode=sendToGroup&group=<g>``.
+        """
+        check_protocol(protocol)
+        return self._track(
+            FakeClientConnection(
+                lambda link: self.handshake(url, link, protocol=protocol, authorization=authorization),
+                self._recover_client,
+                auto_ack=auto_ack,
+            )
+        )
+
+    def handshake(
+        self, url: str, link: Link, *, protocol: str | None, authorization: str | None = None
+    ) -> ClientSession:
+        """The WebSocket upgrade of ``url``: verify the token (or the recovery parameters) and open a session.
+
+        Raises :class:`ConnectionRefused` where the service refuses the upgrade. A failed recovery is accepted
+        and then closed with 1008 (``link.end``), as the service does. SDK adapters call this too.
         """
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss", "http", "https"):
             raise ConnectionRefused(f"{url!r} is not a WebSocket URL", status=400)
         if parts.netloc.lower() != self.host:
             raise ConnectionRefused(f"{parts.netloc!r} is not this fake's host {self.host!r}", status=404)
-        try:
-            identity = verify_client_url(
-                url, keys=[self.access_key], now=self.options.clock(), authorization=authorization
+        query = dict(parse_qsl(parts.query))
+        with self._lock:
+            self._sweep()
+            if "awps_connection_id" in query:
+                return self._recover_session(query, link)
+            try:
+                identity = verify_client_url(
+                    url, keys=[self.access_key], now=self.options.clock(), authorization=authorization
+                )
+            except UnauthorizedError as refused:
+                raise ConnectionRefused(refused.message, status=401) from None
+            return self.open_session(
+                identity.hub,
+                link,
+                user_id=identity.user_id,
+                groups=identity.groups,
+                roles=identity.roles,
+                protocol=protocol,
+                simple_mode=_simple_mode(query) if protocol is None else SimpleMode(),
             )
-        except UnauthorizedError as refused:
-            raise ConnectionRefused(refused.message, status=401) from None
-        return self.connect(
-            identity.hub, user_id=identity.user_id, groups=identity.groups, roles=identity.roles, protocol=protocol
-        )
+
+    def open_session(
+        self,
+        hub: str,
+        link: Link,
+        *,
+        user_id: str | None = None,
+        groups: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        protocol: str | None = _protocol.JSON,
+        simple_mode: SimpleMode = SimpleMode(),
+    ) -> ClientSession:
+        """Open a connection whose frames go to ``link`` (no token check: the caller vouches for it)."""
+        with self._lock:
+            self._sweep()
+            session = ClientSession(
+                self.service,
+                hub,
+                link,
+                user_id=user_id,
+                groups=list(groups),
+                roles=list(roles),
+                protocol=protocol,
+                simple_mode=simple_mode,
+                clock=self.options.clock,
+                reconnection_token=self._reconnection_token,
+                on_detach=self._on_detach,
+            )
+            if session.reliable:
+                self._sessions[(session.connection.hub, session.connection.connection_id)] = session
+            return session
+
+    def expire_dropped(self) -> None:
+        """End the dropped reliable connections whose recovery window (30 s on the fake's clock) is over.
+
+        Every REST call and connect does this first; call it after moving a frozen clock to see the effect.
+        """
+        with self._lock:
+            self._sweep()
 
     @property
     def connections(self) -> list[FakeClientConnection]:
         """Every simulated client that is still open, in the order they connected."""
         return [client for client in self._clients if client.is_open]
+
+    def _track(self, client: FakeClientConnection) -> FakeClientConnection:
+        self._clients.append(client)
+        return client
+
+    def _reconnection_token(self, connection_id: str) -> str:
+        digest = hmac.new(self.access_key.encode(), f"reconnect:{connection_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+    def _on_detach(self, session: ClientSession) -> None:
+        self._detached[(session.connection.hub, session.connection.connection_id)] = session
+
+    def _sweep(self) -> None:
+        if not self._detached:
+            return
+        deadline = self.options.clock() - RECOVERY_WINDOW_SECONDS
+        for key, session in list(self._detached.items()):
+            if session.detached_at is None or not session.is_open:
+                del self._detached[key]
+            elif session.detached_at <= deadline:
+                del self._detached[key]
+                session.expire()
+
+    def _recover_session(self, query: dict[str, str], link: Link) -> ClientSession:
+        connection_id = query["awps_connection_id"]
+        token = query.get("awps_reconnection_token", "")
+        candidates = [s for (hub, cid), s in self._sessions.items() if cid == connection_id and s.is_open]
+        session = candidates[0] if candidates else None
+        if session is None or not hmac.compare_digest(token, self._reconnection_token(connection_id)):
+            link.end(CLOSE_POLICY_VIOLATION, "The connection cannot be recovered.")
+            raise RecoveryFailed(connection_id)
+        self._detached.pop((session.connection.hub, connection_id), None)
+        session.recover(link)
+        return session
+
+    def _recover_client(self, client: FakeClientConnection) -> None:
+        session = client.session
+        if not session.reliable or session.link is not None:
+            raise RuntimeError(f"{client!r} is not a dropped reliable connection; nothing to recover")
+        query = {
+            "awps_connection_id": session.connection.connection_id,
+            "awps_reconnection_token": session.reconnection_token or "",
+        }
+        with self._lock:
+            self._sweep()
+            self._recover_session(query, client)
 
     # -- the log ----------------------------------------------------------------------------------------
 
@@ -232,6 +364,37 @@ class FakeWebPubSub(DeliveryAssertions):
         return self._log.events
 
 
+class _ForgetClosed:
+    """Keeps the index of recoverable sessions free of closed connections."""
+
+    def __init__(self, sessions: dict[tuple[str, str], ClientSession]) -> None:
+        self._sessions = sessions
+
+    def on_open(self, connection: Connection) -> None:
+        pass
+
+    def on_deliveries(self, deliveries: list[Delivery]) -> None:
+        pass
+
+    def on_close(self, connection: Connection, reason: str | None) -> None:
+        self._sessions.pop((connection.hub, connection.connection_id), None)
+
+
+class RecoveryFailed(Exception):
+    """A reliable recovery was refused: the socket was accepted, then closed with 1008."""
+
+
+def _simple_mode(query: dict[str, str]) -> SimpleMode:
+    mode = query.get("webpubsub_mode", "sendEvent")
+    if mode == "sendEvent":
+        return SimpleMode()
+    if mode == "sendToGroup" and query.get("group"):
+        return SimpleMode(send_to_group=query["group"], no_echo=query.get("noEcho", "").lower() == "true")
+    raise ConnectionRefused(
+        f"webpubsub_mode={mode!r} needs one of sendEvent, or sendToGroup with a group", status=400
+    )
+
+
 class ConnectionRefused(Exception):
     """The fake refused a client connection; ``status`` is the HTTP status of the refused upgrade."""
 
@@ -239,6 +402,18 @@ class ConnectionRefused(Exception):
         super().__init__(f"pytest-webpubsub: connection refused ({status}): {message}")
         self.status = status
         self.reason = message
+
+
+def _patch_client_sdk(fake: FakeWebPubSub) -> list[Callable[[], None]]:
+    """Route the official client SDK (sync and aio) to ``fake`` when that SDK is installed."""
+    try:
+        import azure.messaging.webpubsubclient  # noqa: F401
+    except ImportError:
+        return []
+    from ._sdk_async import patch_async_client
+    from ._sdk_sync import patch_sync_client
+
+    return [patch_sync_client(fake.host, fake), patch_async_client(fake.host, fake)]
 
 
 def _set_env(name: str, value: str) -> Callable[[], None]:

@@ -50,6 +50,24 @@ def disconnected_frame(reason: str | None) -> str:
     return _dump(frame)
 
 
+def ack_frame(ack_id: int, error_name: str | None = None, error_message: str | None = None) -> str:
+    """``ack``: success, or failure with both ``name`` and ``message`` (``Forbidden``, ``Duplicate``, ...)."""
+    if error_name is None:
+        return _dump({"type": "ack", "ackId": ack_id, "success": True})
+    error = {"name": error_name, "message": error_message or ""}
+    return _dump({"type": "ack", "ackId": ack_id, "success": False, "error": error})
+
+
+def sequence_ack_frame(sequence_id: int) -> str:
+    """A reliable client's cumulative ``sequenceAck``."""
+    return _dump({"type": "sequenceAck", "sequenceId": sequence_id})
+
+
+def pong_frame() -> str:
+    """The answer to a client's ``ping``."""
+    return _dump({"type": "pong"})
+
+
 def json_data(message: Message) -> Any:
     """The ``data`` field of a JSON-protocol frame: the string, the parsed JSON, or base64 of the bytes."""
     if message.data_type == "binary":

@@ -1,20 +1,22 @@
-"""Simulated client connections: what a WebSocket client of the fake service sees, in process.
+"""Simulated client connections: what a WebSocket client of the fake service sees and does, in process.
 
-A :class:`FakeClientConnection` is the endpoint of one core connection. It records each data message
-(``received``) and the exact frames its protocol carries (``frames``), in the order the service wrote them.
+A :class:`FakeClientConnection` is the link of one :class:`~._session.ClientSession`. It records what the
+service wrote (``received`` data messages, exact ``frames``, ``acks``) and offers the client's actions:
+join/leave a group, send to a group, send an event, acknowledge sequence ids, ping, close, and drop the
+link without a close (to exercise reliable recovery).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import json
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Callable
 
 from . import _protocol
-from ._core.model import DataType, Delivery
-from ._core.service import Connection, WebPubSubService
-
+from ._core.model import DataType
+from . import _session
+from ._session import ClientSession, Outbound
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,16 @@ class ReceivedMessage:
     sequence_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Ack:
+    """The service's answer to a request that carried an ``ackId``."""
+
+    ack_id: int
+    success: bool
+    error_name: str | None = None
+    error_message: str | None = None
+
+
 def check_protocol(protocol: str | None) -> None:
     """Refuse subprotocols the fake does not speak, with the reason (the service would not select them)."""
     if protocol is None or _protocol.is_pubsub(protocol):
@@ -46,60 +58,71 @@ def check_protocol(protocol: str | None) -> None:
 
 
 class FakeClientConnection:
-    """A connected client of the fake service. Create it with ``FakeWebPubSub.connect()``."""
+    """A connected client of the fake service. Create it with ``FakeWebPubSub.connect()``.
+
+    A reliable client acknowledges every message as it arrives (as the SDK does, sooner), unless made with
+    ``auto_ack=False``.
+    """
 
     def __init__(
         self,
-        service: WebPubSubService,
-        hub: str,
+        open_session: Callable[[FakeClientConnection], ClientSession],
+        recover: Callable[[FakeClientConnection], None],
         *,
-        user_id: str | None = None,
-        groups: Iterable[str] = (),
-        roles: Iterable[str] = (),
-        protocol: str | None = _protocol.JSON,
+        auto_ack: bool = True,
     ) -> None:
-        check_protocol(protocol)
-        self._service = service
-        self.protocol = protocol
-        self._reliable = _protocol.is_reliable(protocol)
-        self.hub = hub
-        self.close_reason: str | None = None
-        self._next_sequence_id = 1
-        # What the service wrote, in order; frames and messages are rendered from it when read.
-        self._log: list[_Written] = []
+        self._written: list[Outbound] = []
         self._frames: list[_protocol.Frame] = []
         self._received: list[ReceivedMessage] = []
-        self._connection: Connection = service.open_connection(
-            hub, self, user_id=user_id, groups=groups, roles=roles, protocol=protocol
-        )
-        if _protocol.is_pubsub(protocol):
-            token = _reconnection_token(self.connection_id) if _protocol.is_reliable(protocol) else None
-            self._log.append(_Written(frame=_protocol.connected_frame(self.connection_id, self.user_id, token)))
+        self._acks: dict[int, Ack] = {}
+        self._next_ack_id = 1
+        self._auto_ack = auto_ack
+        self._recover = recover
+        self.close_code: int | None = None
+        self.session = open_session(self)
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"<FakeClientConnection {self.connection_id} hub={self.hub!r} user={self.user_id!r} {state}>"
 
+    # -- identity and state ------------------------------------------------------------------------------
+
     @property
     def connection_id(self) -> str:
-        return self._connection.connection_id
+        return self.session.connection.connection_id
 
     @property
     def user_id(self) -> str | None:
-        return self._connection.user_id
+        return self.session.connection.user_id
+
+    @property
+    def hub(self) -> str:
+        return self.session.connection.hub
+
+    @property
+    def protocol(self) -> str | None:
+        return self.session.protocol
 
     @property
     def groups(self) -> frozenset[str]:
         """The groups this connection is in now."""
-        return frozenset(self._connection.groups)
+        return frozenset(self.session.connection.groups)
 
     @property
     def is_open(self) -> bool:
-        return self._connection.is_open
+        """Whether the service still has this connection (a dropped reliable one stays until it expires)."""
+        return self.session.is_open
 
-    def close(self) -> None:
-        """Close from the client side; takes effect at once."""
-        self._service.client_closed(self._connection)
+    @property
+    def is_attached(self) -> bool:
+        """Whether the link is up (False after ``drop()`` until ``recover()``, and after any close)."""
+        return self.session.link is self
+
+    @property
+    def close_reason(self) -> str | None:
+        return self.session.close_reason
+
+    # -- what the service wrote ----------------------------------------------------------------------------
 
     @property
     def received(self) -> list[ReceivedMessage]:
@@ -113,47 +136,119 @@ class FakeClientConnection:
         self._render()
         return list(self._frames)
 
+    @property
+    def acks(self) -> dict[int, Ack]:
+        """Every ack received, by ack id."""
+        return dict(self._acks)
+
     def _render(self) -> None:
-        for written in self._log[len(self._frames) :]:
-            delivery = written.delivery
+        for item in self._written[len(self._frames) :]:
+            frame = item.render(self.protocol)
+            self._frames.append(frame)
+            delivery = item.delivery
             if delivery is None:
-                self._frames.append(written.frame)
                 continue
-            message = delivery.message
             if _protocol.is_pubsub(self.protocol):
-                self._frames.append(_protocol.message_frame(delivery, written.sequence_id))
-                data, data_type = message.value, message.data_type
+                data, data_type = delivery.message.value, delivery.message.data_type
             else:
-                frame = _protocol.raw_frame(message)
-                self._frames.append(frame)
                 data, data_type = frame, ("binary" if isinstance(frame, bytes) else "text")
             self._received.append(
-                ReceivedMessage(data, data_type, delivery.group, delivery.from_user_id, written.sequence_id)
+                ReceivedMessage(data, data_type, delivery.group, delivery.from_user_id, item.sequence_id)
             )
 
-    # -- Endpoint: called by the service ----------------------------------------------------------------
+    # -- Link: called by the session -----------------------------------------------------------------------
 
-    def deliver(self, delivery: Delivery) -> None:
-        if self._reliable:
-            self._log.append(_Written(delivery, self._next_sequence_id))
-            self._next_sequence_id += 1
-        else:
-            self._log.append(_Written(delivery))
+    def write(self, item: Outbound) -> None:
+        self._written.append(item)
+        if item.delivery is None and item.frame[:12] == '{"type":"ack':
+            ack = json.loads(item.frame)
+            error = ack.get("error") or {}
+            self._acks[ack["ackId"]] = Ack(ack["ackId"], ack["success"], error.get("name"), error.get("message"))
+        elif item.sequence_id is not None and self._auto_ack:
+            self.session.receive(_protocol.sequence_ack_frame(item.sequence_id))
 
-    def closed(self, reason: str | None) -> None:
-        self.close_reason = reason
-        if _protocol.is_pubsub(self.protocol):
-            self._log.append(_Written(frame=_protocol.disconnected_frame(reason)))
+    def end(self, code: int, reason: str | None) -> None:
+        self.close_code = code
+
+    # -- client actions ------------------------------------------------------------------------------------
+
+    def send_frame(self, frame: _protocol.Frame) -> None:
+        """Send one raw WebSocket frame (``str`` text, ``bytes`` binary), as any client could."""
+        if not self.is_attached:
+            raise RuntimeError(f"{self!r} is not connected; it cannot send")
+        self.session.receive(frame)
+
+    def join_group(self, group: str, *, ack: bool = True, ack_id: int | None = None) -> Ack | None:
+        """``joinGroup``; returns the ack (None with ``ack=False``)."""
+        return self._request({"type": "joinGroup", "group": group}, ack, ack_id)
+
+    def leave_group(self, group: str, *, ack: bool = True, ack_id: int | None = None) -> Ack | None:
+        """``leaveGroup``; returns the ack (None with ``ack=False``)."""
+        return self._request({"type": "leaveGroup", "group": group}, ack, ack_id)
+
+    def send_to_group(
+        self,
+        group: str,
+        data: Any,
+        *,
+        data_type: DataType | None = None,
+        no_echo: bool = False,
+        ack: bool = True,
+        ack_id: int | None = None,
+    ) -> Ack | None:
+        """``sendToGroup``. ``data_type`` defaults to ``text`` for ``str``, ``binary`` for bytes, else ``json``."""
+        request = {"type": "sendToGroup", "group": group, **_payload(data, data_type), "noEcho": no_echo}
+        return self._request(request, ack, ack_id)
+
+    def send_event(
+        self,
+        event: str,
+        data: Any,
+        *,
+        data_type: DataType | None = None,
+        ack: bool = True,
+        ack_id: int | None = None,
+    ) -> Ack | None:
+        """``event``: a user event for the app's event handler."""
+        return self._request({"type": "event", "event": event, **_payload(data, data_type)}, ack, ack_id)
+
+    def sequence_ack(self, sequence_id: int | None = None) -> None:
+        """``sequenceAck`` (reliable protocol): everything up to ``sequence_id`` (default: the last seen)."""
+        if sequence_id is None:
+            sequence_id = max((item.sequence_id or 0 for item in self._written), default=0)
+        self.send_frame(_protocol.sequence_ack_frame(sequence_id))
+
+    def ping(self) -> None:
+        self.send_frame('{"type":"ping"}')
+
+    def close(self) -> None:
+        """Close from the client side; the connection ends at once (no recovery)."""
+        if self.is_open:
+            self.close_code = _session.CLOSE_NORMAL
+            self.session.close_from_client()
+
+    def drop(self) -> None:
+        """Lose the link without a close handshake: a reliable connection waits for ``recover()``."""
+        if self.is_attached:
+            self.session.drop()
+
+    def recover(self) -> None:
+        """Reconnect a dropped reliable connection with its connection id and reconnection token."""
+        self._recover(self)
+
+    def _request(self, request: dict[str, Any], ack: bool, ack_id: int | None) -> Ack | None:
+        if ack and ack_id is None:
+            ack_id = self._next_ack_id
+            self._next_ack_id += 1
+        if ack:
+            request["ackId"] = ack_id
+        self.send_frame(json.dumps(request, separators=(",", ":")))
+        return self._acks.get(ack_id) if ack_id is not None else None
 
 
-class _Written(NamedTuple):
-    """One thing the service wrote: a data message (with its sequence id) or a ready system frame."""
-
-    delivery: Delivery | None = None
-    sequence_id: int | None = None
-    frame: _protocol.Frame = ""
-
-
-def _reconnection_token(connection_id: str) -> str:
-    """An opaque reconnection token for a reliable connection (the recovery itself is not simulated yet)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(f"reconnect:{connection_id}".encode()).digest()).decode()[:43]
+def _payload(data: Any, data_type: DataType | None) -> dict[str, Any]:
+    if data_type is None:
+        data_type = "binary" if isinstance(data, (bytes, bytearray)) else "text" if isinstance(data, str) else "json"
+    if data_type == "binary":
+        data = base64.b64encode(bytes(data)).decode("ascii")
+    return {"dataType": data_type, "data": data}

@@ -49,6 +49,13 @@ class NotFoundError(WebPubSubError):
         self.level = level
 
 
+class ForbiddenError(WebPubSubError):
+    """A client action its permissions do not allow (an ack with ``Forbidden``)."""
+
+    code = "Forbidden"
+    target = "Permission"
+
+
 class UnauthorizedError(WebPubSubError):
     """A token was refused: bad signature, expired, wrong audience or missing (HTTP 401)."""
 

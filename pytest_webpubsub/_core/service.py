@@ -14,10 +14,10 @@ from typing import Collection, Iterable, Protocol
 
 from . import names
 from .clock import CountingIds, IdFactory
-from .errors import BadRequestError, NotFoundError
+from .errors import BadRequestError, ForbiddenError, NotFoundError
 from .filters import Filter, InvalidFilterError, compile_filter
 from .model import Delivery, Message, Source
-from .permissions import Permissions
+from .permissions import JOIN_LEAVE, SEND, Permissions
 
 
 class Endpoint(Protocol):
@@ -271,6 +271,33 @@ class WebPubSubService:
             if matcher is None or matcher.matches(_Candidate(connection)):
                 for group in checked:
                     self._leave(state, connection, group)
+
+    # -- client actions (checked against the connection's permissions; REST operations never are) ----------
+
+    def join_group_as_client(self, connection: Connection, group: str) -> None:
+        """A client's ``joinGroup``: needs joinLeaveGroup permission for ``group``."""
+        names.check_group(group)
+        if not connection.permissions.allows(JOIN_LEAVE, group):
+            raise ForbiddenError(f"The client does not have permission to join group '{group}'.")
+        self._join(self._hubs[connection.hub], connection, group)
+
+    def leave_group_as_client(self, connection: Connection, group: str) -> None:
+        """A client's ``leaveGroup``: needs joinLeaveGroup permission for ``group``."""
+        names.check_group(group)
+        if not connection.permissions.allows(JOIN_LEAVE, group):
+            raise ForbiddenError(f"The client does not have permission to leave group '{group}'.")
+        self._leave(self._hubs[connection.hub], connection, group)
+
+    def send_to_group_as_client(
+        self, connection: Connection, group: str, message: Message, *, no_echo: bool = False
+    ) -> None:
+        """A client's ``sendToGroup``: needs sendToGroup permission; the sender need not be a member."""
+        names.check_group(group)
+        if not connection.permissions.allows(SEND, group):
+            raise ForbiddenError(f"The client does not have permission to send to group '{group}'.")
+        members = self._hubs[connection.hub].groups.get(group, {}).values()
+        excluded = (connection.connection_id,) if no_echo else ()
+        self._fan_out(members, message, "group", group=group, excluded=excluded, from_user_id=connection.user_id)
 
     # -- permissions ------------------------------------------------------------------------------------
 

@@ -1,0 +1,319 @@
+"""The service side of one client WebSocket: the protocol engine between a link and the state machine.
+
+A :class:`ClientSession` is the :class:`~._core.service.Endpoint` of one connection. It turns the frames a
+client sends into service calls (with permission checks, acks and duplicate detection) and everything the
+service writes into :class:`Outbound` items for the link: the simulated client records them, an SDK adapter
+renders and queues them for its reader thread. It never does I/O and never blocks.
+
+Protocols (contract §5): simple WebSocket clients (``sendEvent`` or ``sendToGroup`` mode, raw frames only),
+``json.webpubsub.azure.v1`` and ``json.reliable.webpubsub.azure.v1`` (sequence ids, cumulative
+``sequenceAck``, a buffer of unacknowledged messages replayed on recovery).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Callable, NamedTuple, Protocol
+
+from . import _protocol
+from ._core.errors import BadRequestError, ForbiddenError
+from ._core.model import DataType, Delivery, Message
+from ._core.service import Connection, WebPubSubService
+
+CLOSE_NORMAL = 1000
+CLOSE_INVALID_DATA = 1007
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_INTERNAL_ERROR = 1011
+RELIABLE_BUFFER_MESSAGES = 1000
+RELIABLE_BUFFER_BYTES = 16 * 1024 * 1024
+RECOVERY_WINDOW_SECONDS = 30.0
+INVALID_MESSAGE = "The client message is not a valid JSON protocol message."
+_DATA_TYPES: tuple[DataType, ...] = ("text", "json", "binary")
+
+
+class Outbound(NamedTuple):
+    """One thing the service writes to a client: a data message (with its sequence id) or a ready frame."""
+
+    delivery: Delivery | None = None
+    sequence_id: int | None = None
+    frame: _protocol.Frame = ""
+
+    def render(self, protocol: str | None) -> _protocol.Frame:
+        """The exact WebSocket frame for a client speaking ``protocol``."""
+        if self.delivery is None:
+            return self.frame
+        if _protocol.is_pubsub(protocol):
+            return _protocol.message_frame(self.delivery, self.sequence_id)
+        return _protocol.raw_frame(self.delivery.message)
+
+    @property
+    def size(self) -> int:
+        return len(self.delivery.message.payload) if self.delivery is not None else len(self.frame)
+
+
+class Link(Protocol):
+    """The transport side of a session: a simulated client, or an SDK adapter's in-memory socket."""
+
+    def write(self, item: Outbound) -> None:
+        """Take one outbound item, in order. Must not block."""
+
+    def end(self, code: int, reason: str | None) -> None:
+        """The service closed the socket with ``code`` (after any ``disconnected`` frame)."""
+
+
+class SimpleMode(NamedTuple):
+    """How a simple WebSocket client's frames are handled (``webpubsub_mode`` and ``group`` of its URL)."""
+
+    send_to_group: str | None = None
+    no_echo: bool = False
+
+
+class ClientSession:
+    """The protocol state of one connection: acks seen, sequence ids, the reliable buffer, the link."""
+
+    def __init__(
+        self,
+        service: WebPubSubService,
+        hub: str,
+        link: Link,
+        *,
+        user_id: str | None = None,
+        groups: tuple[str, ...] | list[str] = (),
+        roles: tuple[str, ...] | list[str] = (),
+        protocol: str | None = _protocol.JSON,
+        simple_mode: SimpleMode = SimpleMode(),
+        clock: Callable[[], float],
+        reconnection_token: Callable[[str], str],
+        on_detach: Callable[[ClientSession], None] | None = None,
+    ) -> None:
+        self._on_detach = on_detach
+        self._service = service
+        self._clock = clock
+        self.protocol = protocol
+        self.simple_mode = simple_mode
+        self.link: Link | None = link
+        self.reliable = _protocol.is_reliable(protocol)
+        self.processed_ack_ids: set[int] = set()
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.detached_at: float | None = None
+        self._next_sequence_id = 1
+        self._unacked: list[Outbound] = []
+        self._unacked_bytes = 0
+        self.connection: Connection = service.open_connection(
+            hub, self, user_id=user_id, groups=groups, roles=roles, protocol=protocol
+        )
+        self.reconnection_token = reconnection_token(self.connection.connection_id) if self.reliable else None
+        if _protocol.is_pubsub(protocol):
+            connected = _protocol.connected_frame(
+                self.connection.connection_id, self.connection.user_id, self.reconnection_token
+            )
+            link.write(Outbound(frame=connected))
+
+    @property
+    def is_open(self) -> bool:
+        return self.connection.is_open
+
+    # -- Endpoint: what the service writes -----------------------------------------------------------
+
+    def deliver(self, delivery: Delivery) -> None:
+        if not self.reliable:
+            if self.link is not None:
+                self.link.write(Outbound(delivery))
+            return
+        item = Outbound(delivery, self._next_sequence_id)
+        self._next_sequence_id += 1
+        self._unacked.append(item)
+        self._unacked_bytes += item.size
+        if len(self._unacked) > RELIABLE_BUFFER_MESSAGES or self._unacked_bytes > RELIABLE_BUFFER_BYTES:
+            self._unacked.clear()
+            self._service.close_connection(
+                self.connection.hub,
+                self.connection.connection_id,
+                reason="The reliable message buffer of the connection is full.",
+            )
+            return
+        if self.link is not None:
+            self.link.write(item)
+
+    def closed(self, reason: str | None) -> None:
+        """The service closed the connection (REST close, overflow): ``disconnected`` first, then close."""
+        self._end(CLOSE_NORMAL, reason)
+
+    # -- what the client does ------------------------------------------------------------------------
+
+    def receive(self, frame: _protocol.Frame) -> None:
+        """Handle one frame the client sent."""
+        if not self.is_open or self.link is None:
+            return
+        if not _protocol.is_pubsub(self.protocol):
+            self._receive_simple(frame)
+            return
+        request = _parse_request(frame)
+        if request is None:
+            self._service.client_closed(self.connection, INVALID_MESSAGE)
+            self._end(CLOSE_INVALID_DATA, INVALID_MESSAGE)
+            return
+        kind = request["type"]
+        if kind == "sequenceAck":
+            self._acknowledge(request["sequenceId"])
+        elif kind == "ping":
+            self.link.write(Outbound(frame=_protocol.pong_frame()))
+        else:
+            self._run_acked(request)
+
+    def drop(self) -> None:
+        """The link died without a close handshake. Reliable connections wait for recovery."""
+        if not self.is_open:
+            return
+        self.link = None
+        if self.reliable:
+            self.detached_at = self._clock()
+            if self._on_detach is not None:
+                self._on_detach(self)
+        else:
+            self._service.client_closed(self.connection, "The connection was dropped.")
+
+    def close_from_client(self) -> None:
+        """The client closed the socket (any protocol): the connection ends at once, no recovery."""
+        self.link = None
+        self._service.client_closed(self.connection, None)
+
+    def recover(self, link: Link) -> None:
+        """Re-attach after a drop: same id, groups and permissions; unacknowledged messages replayed."""
+        self.link = link
+        self.detached_at = None
+        connected = _protocol.connected_frame(
+            self.connection.connection_id, self.connection.user_id, self.reconnection_token
+        )
+        link.write(Outbound(frame=connected))
+        for item in self._unacked:
+            link.write(item)
+
+    def expire(self) -> None:
+        """The recovery window passed: the connection is gone for good."""
+        self.detached_at = None
+        self._service.client_closed(self.connection, "The connection was not recovered in time.")
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _end(self, code: int, reason: str | None) -> None:
+        link, self.link = self.link, None
+        self.close_code, self.close_reason = code, reason
+        self._unacked.clear()
+        if link is None:
+            return
+        if _protocol.is_pubsub(self.protocol):
+            link.write(Outbound(frame=_protocol.disconnected_frame(reason)))
+        link.end(code, reason)
+
+    def _acknowledge(self, sequence_id: int) -> None:
+        while self._unacked and (self._unacked[0].sequence_id or 0) <= sequence_id:
+            self._unacked_bytes -= self._unacked.pop(0).size
+
+    def _run_acked(self, request: dict[str, Any]) -> None:
+        ack_id = request.get("ackId")
+        if ack_id is not None and ack_id in self.processed_ack_ids:
+            self._ack(ack_id, "Duplicate", f"Message with ack-id: {ack_id} has been processed")
+            return
+        error: tuple[str, str] | None = None
+        try:
+            self._run(request)
+        except ForbiddenError as denied:
+            error = ("Forbidden", denied.message)
+        except BadRequestError as invalid:
+            self._service.client_closed(self.connection, invalid.message)
+            self._end(CLOSE_INVALID_DATA, invalid.message)
+            return
+        except _NoEventHandler as missing:
+            error = ("InternalServerError", str(missing))
+        if ack_id is not None:
+            self.processed_ack_ids.add(ack_id)
+            self._ack(ack_id, *(error or (None, None)))
+
+    def _ack(self, ack_id: int, name: str | None, message: str | None) -> None:
+        if self.link is not None:
+            self.link.write(Outbound(frame=_protocol.ack_frame(ack_id, name, message)))
+
+    def _run(self, request: dict[str, Any]) -> None:
+        kind = request["type"]
+        if kind == "joinGroup":
+            self._service.join_group_as_client(self.connection, request["group"])
+        elif kind == "leaveGroup":
+            self._service.leave_group_as_client(self.connection, request["group"])
+        elif kind == "sendToGroup":
+            message = _message(request)
+            self._service.send_to_group_as_client(
+                self.connection, request["group"], message, no_echo=bool(request.get("noEcho", False))
+            )
+        elif kind == "event":
+            raise _NoEventHandler(f"No event handler is registered for the event '{request['event']}'.")
+
+    def _receive_simple(self, frame: _protocol.Frame) -> None:
+        group = self.simple_mode.send_to_group
+        if group is None:
+            reason = "No event handler is registered for the 'message' event."
+            self._service.client_closed(self.connection, reason)
+            self._end(CLOSE_INTERNAL_ERROR, reason)
+            return
+        message = Message(frame, "binary") if isinstance(frame, bytes) else Message(frame.encode(), "text")
+        try:
+            self._service.send_to_group_as_client(self.connection, group, message, no_echo=self.simple_mode.no_echo)
+        except (ForbiddenError, BadRequestError) as refused:
+            self._service.client_closed(self.connection, refused.message)
+            self._end(CLOSE_POLICY_VIOLATION, refused.message)
+
+
+class _NoEventHandler(Exception):
+    """A user event nobody handles (upstream handlers are not configured): an InternalServerError ack."""
+
+
+def _message(request: dict[str, Any]) -> Message:
+    """The payload of a ``sendToGroup`` or ``event`` request, typed by its ``dataType`` (default json)."""
+    data_type = request.get("dataType", "json")
+    data = request.get("data")
+    if data_type == "text" and isinstance(data, str):
+        return Message(data.encode("utf-8"), "text")
+    if data_type == "binary" and isinstance(data, str):
+        try:
+            return Message(base64.b64decode(data, validate=True), "binary")
+        except (binascii.Error, ValueError):
+            raise BadRequestError("The 'data' of a binary message is not valid base64.") from None
+    if data_type == "json" and "data" in request:
+        return Message(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), "json")
+    raise BadRequestError(f"The 'data' does not match the dataType '{data_type}'.")
+
+
+_REQUIRED: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
+    "joinGroup": (("group", str),),
+    "leaveGroup": (("group", str),),
+    "sendToGroup": (("group", str),),
+    "event": (("event", str),),
+    "sequenceAck": (("sequenceId", int),),
+    "ping": (),
+}
+
+
+def _parse_request(frame: _protocol.Frame) -> dict[str, Any] | None:
+    """A client request as a dict, or None when the frame is not a valid JSON-protocol message."""
+    try:
+        text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
+        request = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(request, dict) or request.get("type") not in _REQUIRED:
+        return None
+    for field, kind in _REQUIRED[request["type"]]:
+        value = request.get(field)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return None
+    ack_id = request.get("ackId")
+    if ack_id is not None and (not isinstance(ack_id, int) or isinstance(ack_id, bool) or ack_id < 0):
+        return None
+    if request["type"] in ("sendToGroup", "event") and request.get("dataType", "json") not in _DATA_TYPES:
+        return None
+    if "noEcho" in request and not isinstance(request["noEcho"], bool):
+        return None
+    return request
