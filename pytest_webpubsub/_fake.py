@@ -287,6 +287,7 @@ class FakeWebPubSub(DeliveryAssertions):
                 clock=self.options.clock,
                 reconnection_token=self._reconnection_token,
                 on_detach=self._on_detach,
+                lock=self._lock,
             )
             if session.reliable:
                 self._sessions[(session.connection.hub, session.connection.connection_id)] = session

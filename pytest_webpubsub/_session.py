@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from typing import Any, Callable, NamedTuple, Protocol
 
 from . import _protocol
@@ -87,8 +88,10 @@ class ClientSession:
         clock: Callable[[], float],
         reconnection_token: Callable[[str], str],
         on_detach: Callable[[ClientSession], None] | None = None,
+        lock: threading.RLock | None = None,
     ) -> None:
         self._on_detach = on_detach
+        self.lock = lock if lock is not None else threading.RLock()
         self._service = service
         self._clock = clock
         self.protocol = protocol
@@ -145,7 +148,11 @@ class ClientSession:
     # -- what the client does ------------------------------------------------------------------------
 
     def receive(self, frame: _protocol.Frame) -> None:
-        """Handle one frame the client sent."""
+        """Handle one frame the client sent (thread-safe: holds the service lock)."""
+        with self.lock:
+            self._receive(frame)
+
+    def _receive(self, frame: _protocol.Frame) -> None:
         if not self.is_open or self.link is None:
             return
         if not _protocol.is_pubsub(self.protocol):
@@ -166,6 +173,10 @@ class ClientSession:
 
     def drop(self) -> None:
         """The link died without a close handshake. Reliable connections wait for recovery."""
+        with self.lock:
+            self._drop()
+
+    def _drop(self) -> None:
         if not self.is_open:
             return
         self.link = None
@@ -178,8 +189,9 @@ class ClientSession:
 
     def close_from_client(self) -> None:
         """The client closed the socket (any protocol): the connection ends at once, no recovery."""
-        self.link = None
-        self._service.client_closed(self.connection, None)
+        with self.lock:
+            self.link = None
+            self._service.client_closed(self.connection, None)
 
     def recover(self, link: Link) -> None:
         """Re-attach after a drop: same id, groups and permissions; unacknowledged messages replayed."""
