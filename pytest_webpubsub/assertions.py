@@ -40,6 +40,10 @@ class DeliveryQuery:
             and (self.data is _MISSING or delivery.data == self.data)
         )
 
+    def select(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """The deliveries this query matches, in order."""
+        return [delivery for delivery in deliveries if self.matches(delivery)]
+
     def describe(self) -> str:
         words = [
             f"{name}={value!r}"
@@ -91,8 +95,7 @@ class DeliveryAssertions:
         data_type: str | None = None,
     ) -> list[Delivery]:
         """The deliveries that meet every given criterion, in delivery order."""
-        query = _query(to, user, group, hub, data, data_type)
-        return [delivery for delivery in self.deliveries if query.matches(delivery)]
+        return _query(to, user, group, hub, data, data_type).select(self.deliveries)
 
     def assert_delivered(
         self,
@@ -108,7 +111,7 @@ class DeliveryAssertions:
         """Assert that a delivery meets every given criterion (exactly ``times`` of them, if given)."""
         __tracebackhide__ = True
         query = _query(to, user, group, hub, data, data_type)
-        found = [delivery for delivery in self.deliveries if query.matches(delivery)]
+        found = query.select(self.deliveries)
         if not found or (times is not None and len(found) != times):
             expected = "a delivery" if times is None else f"exactly {times} deliveries"
             raise AssertionError(
@@ -129,7 +132,7 @@ class DeliveryAssertions:
         """Assert that no delivery meets every given criterion."""
         __tracebackhide__ = True
         query = _query(to, user, group, hub, data, data_type)
-        found = [delivery for delivery in self.deliveries if query.matches(delivery)]
+        found = query.select(self.deliveries)
         if found:
             raise AssertionError(
                 explain(found, f"expected no delivery matching {query.describe()}, found {len(found)}.")

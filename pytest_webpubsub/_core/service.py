@@ -10,7 +10,7 @@ live connection (contract §2.1). Names are checked with :mod:`names` before any
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Collection, Iterable, Protocol
+from typing import Callable, Collection, Iterable, Protocol
 
 from . import names
 from .clock import CountingIds, IdFactory
@@ -255,22 +255,22 @@ class WebPubSubService:
 
     def add_to_groups(self, hub: str, groups: Iterable[str], *, filter: str | None = None) -> None:
         """``:addToGroups``: add every hub connection the filter selects (all of them without one)."""
-        checked = _check_group_list(groups)
-        matcher = _compile(filter)
-        state = self.hub(hub)
-        for connection in list(state.connections.values()):
-            if matcher is None or matcher.matches(_Candidate(connection)):
-                for group in checked:
-                    self._join(state, connection, group)
+        self._bulk(hub, groups, filter, self._join)
 
     def remove_from_groups(self, hub: str, groups: Iterable[str], *, filter: str | None = None) -> None:
+        """``:removeFromGroups``: remove every hub connection the filter selects (all without one)."""
+        self._bulk(hub, groups, filter, self._leave)
+
+    def _bulk(
+        self, hub: str, groups: Iterable[str], filter: str | None, change: Callable[[Hub, Connection, str], None]
+    ) -> None:
         checked = _check_group_list(groups)
         matcher = _compile(filter)
         state = self.hub(hub)
         for connection in list(state.connections.values()):
             if matcher is None or matcher.matches(_Candidate(connection)):
                 for group in checked:
-                    self._leave(state, connection, group)
+                    change(state, connection, group)
 
     # -- client actions (checked against the connection's permissions; REST operations never are) ----------
 

@@ -31,6 +31,7 @@ HUB_HEADERS = {
     "api-supported-versions": ", ".join(SUPPORTED_API_VERSIONS),
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+HEALTH_HEADERS = {"Strict-Transport-Security": HUB_HEADERS["Strict-Transport-Security"]}
 _STATUS = {
     BadRequestError: 400,
     UnauthorizedError: 401,
@@ -104,14 +105,8 @@ class RestDispatcher:
                     response, error = FakeResponse(401), refused.message
                 except WebPubSubError as refused:
                     response, error = self._error(route, request, refused), refused.message
-            if route.hub_scoped:
-                response = FakeResponse(response.status_code, {**response.headers, **HUB_HEADERS}, response.body)
-            else:
-                response = FakeResponse(
-                    response.status_code,
-                    {**response.headers, "Strict-Transport-Security": HUB_HEADERS["Strict-Transport-Security"]},
-                    response.body,
-                )
+            extra = HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS
+            response = FakeResponse(response.status_code, {**response.headers, **extra}, response.body)
         self.calls.append(RestCall(route.name if route else None, request, response, error))
         return response
 

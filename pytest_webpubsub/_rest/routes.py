@@ -7,6 +7,7 @@ table drives dispatch, the 405/404 answers and the coverage test against the SDK
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 from urllib.parse import unquote
 
@@ -23,7 +24,7 @@ class Route:
     template: str
     since: str = SUPPORTED_API_VERSIONS[0]
 
-    @property
+    @cached_property
     def segments(self) -> tuple[str, ...]:
         return tuple(self.template.strip("/").split("/"))
 
