@@ -42,7 +42,9 @@ class Options:
         if not self.access_key:
             raise ValueError("access_key must not be empty")
         if not isinstance(self.hub, str) or not HUB_PATTERN.fullmatch(self.hub):
-            raise ValueError(f"hub={self.hub!r} must be a hub name: a letter, then up to 127 letters, digits and _`,.[]")
+            raise ValueError(
+                f"hub={self.hub!r} must be a hub name: a letter, then up to 127 letters, digits and _`,.[]"
+            )
         for name in ("connection_string_env", "hub_env"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

@@ -72,6 +72,7 @@ class WebPubSubService:
         self._ids: IdFactory = ids if ids is not None else CountingIds()
         self._listeners = list(listeners)
         self._hubs: dict[str, Hub] = {}
+        self._hub_names: dict[str, Hub] = {}  # every spelling seen, validated once
 
     def add_listener(self, listener: ServiceListener) -> None:
         self._listeners.append(listener)
@@ -80,10 +81,13 @@ class WebPubSubService:
 
     def hub(self, hub: str) -> Hub:
         """Return the state of ``hub`` (validated, case-insensitive), creating it empty on first use."""
-        key = names.check_hub(hub)
-        state = self._hubs.get(key)
+        state = self._hub_names.get(hub)
         if state is None:
-            state = self._hubs[key] = Hub(key)
+            key = names.check_hub(hub)
+            state = self._hubs.get(key)
+            if state is None:
+                state = self._hubs[key] = Hub(key)
+            self._hub_names[hub] = state
         return state
 
     def hubs(self) -> list[Hub]:

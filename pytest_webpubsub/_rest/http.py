@@ -21,13 +21,13 @@ class FakeRequest:
     def parts(self) -> SplitResult:
         return urlsplit(self.url)
 
+    @cached_property
+    def _lower_headers(self) -> dict[str, str]:
+        return {key.lower(): value for key, value in self.headers.items()}
+
     def header(self, name: str) -> str | None:
         """Return a header value, matching the name case-insensitively."""
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
+        return self._lower_headers.get(name.lower())
 
     def query(self) -> list[tuple[str, str]]:
         """Return the decoded query parameters in order, repeated keys kept."""

@@ -84,11 +84,21 @@ class Resolution:
     allowed_methods: tuple[str, ...] = ()
 
 
-def resolve(method: str, raw_path: str, routes: Sequence[Route] = ROUTES) -> Resolution:
+def _by_length(routes: Sequence[Route]) -> dict[int, tuple[Route, ...]]:
+    lengths: dict[int, list[Route]] = {}
+    for route in routes:
+        lengths.setdefault(len(route.segments), []).append(route)
+    return {length: tuple(candidates) for length, candidates in lengths.items()}
+
+
+_ROUTES_BY_LENGTH = _by_length(ROUTES)
+
+
+def resolve(method: str, raw_path: str) -> Resolution:
     """Find the route for a method and a percent-encoded path."""
     raw_segments = raw_path.strip("/").split("/")
     allowed: list[str] = []
-    for route in routes:
+    for route in _ROUTES_BY_LENGTH.get(len(raw_segments), ()):
         params = route.match(raw_segments)
         if params is None:
             continue
