@@ -201,7 +201,7 @@ class ClientSession:
             self.connection.connection_id, self.connection.user_id, self.reconnection_token
         )
         link.write(Outbound(frame=connected))
-        for item in self._unacked:
+        for item in list(self._unacked):  # a link may acknowledge (and so pop) while we replay
             link.write(item)
 
     def expire(self) -> None:
@@ -261,6 +261,7 @@ class ClientSession:
                 self.connection, request["group"], message, no_echo=bool(request.get("noEcho", False))
             )
         elif kind == "event":
+            _message(request)  # a payload that does not match its dataType is malformed (closes with 1007)
             raise _NoEventHandler(f"No event handler is registered for the event '{request['event']}'.")
 
     def _receive_simple(self, frame: _protocol.Frame) -> None:
