@@ -12,14 +12,10 @@ import importlib
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+import aiohttp
 import pytest
-
-pytest.importorskip("aiohttp")
-pytest.importorskip("azure.messaging.webpubsubclient.aio")
-
-import aiohttp  # noqa: E402
-from azure.messaging.webpubsubclient.aio import WebPubSubClient, WebPubSubClientCredential  # noqa: E402
-from azure.messaging.webpubsubclient.models import (  # noqa: E402
+from azure.messaging.webpubsubclient.aio import WebPubSubClient, WebPubSubClientCredential
+from azure.messaging.webpubsubclient.models import (
     CallbackType,
     OpenClientError,
     SendMessageError,
@@ -27,8 +23,8 @@ from azure.messaging.webpubsubclient.models import (  # noqa: E402
     WebPubSubProtocolType,
 )
 
-from pytest_webpubsub import FakeWebPubSub  # noqa: E402
-from pytest_webpubsub._sdk_async import STOPPED_REASON, FakeClientSession, FakeClientWebSocket  # noqa: E402
+from pytest_webpubsub import FakeWebPubSub
+from pytest_webpubsub._sdk_async import STOPPED_REASON, FakeClientSession, FakeClientWebSocket
 
 HUB = "chat"
 PUBLISHER = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"]
