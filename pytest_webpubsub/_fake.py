@@ -324,7 +324,7 @@ class FakeWebPubSub(DeliveryAssertions):
         for key, session in list(self._detached.items()):
             if session.detached_at is None or not session.is_open:
                 del self._detached[key]
-            elif session.detached_at <= deadline:
+            elif session.detached_at < deadline:  # kept for at least the window
                 del self._detached[key]
                 session.expire()
 

@@ -19,6 +19,7 @@ import threading
 from typing import Any, Callable, NamedTuple, Protocol
 
 from . import _protocol
+from ._core import names
 from ._core.errors import BadRequestError, ForbiddenError
 from ._core.model import DataType, Delivery, Message
 from ._core.service import Connection, WebPubSubService
@@ -194,8 +195,13 @@ class ClientSession:
             self._service.client_closed(self.connection, None)
 
     def recover(self, link: Link) -> None:
-        """Re-attach after a drop: same id, groups and permissions; unacknowledged messages replayed."""
-        self.link = link
+        """Re-attach after a drop: same id, groups and permissions; unacknowledged messages replayed.
+
+        A recovery while the old link is still up takes the connection over; the old socket is closed.
+        """
+        previous, self.link = self.link, link
+        if previous is not None and previous is not link:
+            previous.end(CLOSE_POLICY_VIOLATION, "The connection was recovered on another socket.")
         self.detached_at = None
         connected = _protocol.connected_frame(
             self.connection.connection_id, self.connection.user_id, self.reconnection_token
@@ -227,6 +233,12 @@ class ClientSession:
 
     def _run_acked(self, request: dict[str, Any]) -> None:
         ack_id = request.get("ackId")
+        try:  # a malformed request closes the connection even when its ackId was used before
+            _validate(request)
+        except BadRequestError as invalid:
+            self._service.client_closed(self.connection, invalid.message)
+            self._end(CLOSE_INVALID_DATA, invalid.message)
+            return
         if ack_id is not None and ack_id in self.processed_ack_ids:
             self._ack(ack_id, "Duplicate", f"Message with ack-id: {ack_id} has been processed")
             return
@@ -261,7 +273,6 @@ class ClientSession:
                 self.connection, request["group"], message, no_echo=bool(request.get("noEcho", False))
             )
         elif kind == "event":
-            _message(request)  # a payload that does not match its dataType is malformed (closes with 1007)
             raise _NoEventHandler(f"No event handler is registered for the event '{request['event']}'.")
 
     def _receive_simple(self, frame: _protocol.Frame) -> None:
@@ -297,6 +308,14 @@ def _message(request: dict[str, Any]) -> Message:
     if data_type == "json" and "data" in request:
         return Message(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), "json")
     raise BadRequestError(f"The 'data' does not match the dataType '{data_type}'.")
+
+
+def _validate(request: dict[str, Any]) -> None:
+    """Raise BadRequestError for an invalid group name or a payload that does not match its dataType."""
+    if "group" in dict(_REQUIRED[request["type"]]):
+        names.check_group(request["group"])
+    if request["type"] in ("sendToGroup", "event"):
+        _message(request)
 
 
 _REQUIRED: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
