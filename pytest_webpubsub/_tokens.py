@@ -35,6 +35,7 @@ class ClientIdentity:
     claims: dict[str, Any] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=1024)
 def _normalise(url: str) -> tuple[str, str]:
     """Reduce a URL to what the service compares: lower-cased host with port, path without trailing slash."""
     parts = urlsplit(url)

@@ -105,8 +105,8 @@ class RestDispatcher:
                     response, error = FakeResponse(401), refused.message
                 except WebPubSubError as refused:
                     response, error = self._error(route, request, refused), refused.message
-            extra = HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS
-            response = FakeResponse(response.status_code, {**response.headers, **extra}, response.body)
+            # Every handler answers with a fresh headers dict, completed here before anyone sees it.
+            response.headers.update(HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS)  # type: ignore[attr-defined]
         self.calls.append(RestCall(route.name if route else None, request, response, error))
         return response
 

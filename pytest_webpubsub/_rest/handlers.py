@@ -29,9 +29,9 @@ _MEDIA_TYPES: dict[str, DataType] = {
 DEFAULT_PAGE_SIZE = 200
 
 
-@dataclass(frozen=True)
+@dataclass
 class RestContext:
-    """Everything a handler may read: the service, the request and its decoded parameters."""
+    """Everything a handler may read: the service, the request and its decoded parameters (read-only)."""
 
     service: WebPubSubService
     request: FakeRequest

@@ -84,21 +84,25 @@ class Resolution:
     allowed_methods: tuple[str, ...] = ()
 
 
-def _by_length(routes: Sequence[Route]) -> dict[int, tuple[Route, ...]]:
-    lengths: dict[int, list[Route]] = {}
+def _index(routes: Sequence[Route]) -> dict[tuple[int, str], tuple[Route, ...]]:
+    """Routes by (segment count, last segment), the last segment being ``*`` where it is a parameter."""
+    index: dict[tuple[int, str], list[Route]] = {}
     for route in routes:
-        lengths.setdefault(len(route.segments), []).append(route)
-    return {length: tuple(candidates) for length, candidates in lengths.items()}
+        last = route.segments[-1]
+        index.setdefault((len(route.segments), "*" if last.startswith("{") else last), []).append(route)
+    return {key: tuple(candidates) for key, candidates in index.items()}
 
 
-_ROUTES_BY_LENGTH = _by_length(ROUTES)
+_ROUTE_INDEX = _index(ROUTES)
 
 
 def resolve(method: str, raw_path: str) -> Resolution:
     """Find the route for a method and a percent-encoded path."""
     raw_segments = raw_path.strip("/").split("/")
+    count = len(raw_segments)
+    candidates = _ROUTE_INDEX.get((count, raw_segments[-1]), ()) + _ROUTE_INDEX.get((count, "*"), ())
     allowed: list[str] = []
-    for route in _ROUTES_BY_LENGTH.get(len(raw_segments), ()):
+    for route in candidates:
         params = route.match(raw_segments)
         if params is None:
             continue
