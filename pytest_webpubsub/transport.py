@@ -67,7 +67,7 @@ class _ResponseBase:
     def __init__(self, request: Any, response: FakeResponse) -> None:
         self._request = request
         self._response = response
-        self._headers = case_insensitive_dict(dict(response.headers))
+        self._headers: MutableMapping[str, str] | None = None  # built when first read
         self._encoding: str | None = None
         self._closed = False
 
@@ -81,6 +81,8 @@ class _ResponseBase:
 
     @property
     def headers(self) -> MutableMapping[str, str]:
+        if self._headers is None:
+            self._headers = case_insensitive_dict(dict(self._response.headers))
         return self._headers
 
     @property
@@ -89,7 +91,7 @@ class _ResponseBase:
 
     @property
     def content_type(self) -> str | None:
-        return self._headers.get("Content-Type")
+        return self.headers.get("Content-Type")
 
     @property
     def is_closed(self) -> bool:
@@ -178,6 +180,8 @@ class AsyncFakeHttpResponse(_ResponseBase, AsyncHttpResponse):  # type: ignore[m
 
 def _check_kwargs(kwargs: dict[str, Any]) -> None:
     """Fail like ``requests.Session.request`` on keyword arguments the SDK leaks (``message_ttl_seconds``)."""
+    if kwargs.keys() <= _SKIPPED_KWARGS:
+        return
     unexpected = sorted(set(kwargs) - _SKIPPED_KWARGS)
     if unexpected:
         raise TypeError(f"Session.request() got an unexpected keyword argument '{unexpected[0]}'")
