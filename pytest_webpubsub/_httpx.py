@@ -9,7 +9,6 @@ with ``httpx.ConnectError``. pytest-httpx replaces httpx's transport above respx
 
 from __future__ import annotations
 
-import threading
 from typing import Callable
 
 import httpx
@@ -17,6 +16,7 @@ import respx
 from respx.mocks import HTTPCoreMocker
 from respx.models import AllMockedAssertionError
 
+from ._hosts import HostTable, is_azure_host, unowned_host_message
 from ._rest.http import FakeRequest, FakeResponse
 
 Handler = Callable[[FakeRequest], FakeResponse]
@@ -24,41 +24,29 @@ Handler = Callable[[FakeRequest], FakeResponse]
 
 class _HttpxRoutes:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.table: HostTable[Handler] = HostTable(self._start, self._stop)
         self._router: respx.MockRouter | None = None
-        self._handlers: dict[str, Handler] = {}
 
-    def register(self, host: str, handler: Handler) -> None:
-        with self._lock:
-            self._handlers[host.lower()] = handler
-            if self._router is None:
-                self._router = self._start()
-
-    def unregister(self, host: str) -> None:
-        with self._lock:
-            self._handlers.pop(host.lower(), None)
-            if not self._handlers and self._router is not None:
-                self._router.stop()
-                self._router = None
-
-    def _start(self) -> respx.MockRouter:
+    def _start(self) -> None:
         router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True, using="httpcore")
         router.route(name="pytest-webpubsub fakes").mock(side_effect=self._answer)
         router.start()
-        return router
+        self._router = router
+
+    def _stop(self) -> None:
+        if self._router is not None:
+            self._router.stop()
+            self._router = None
 
     def _answer(self, request: httpx.Request) -> httpx.Response | httpx.Request:
         host = request.url.netloc.decode("ascii").lower()
-        handler = self._handlers.get(host)
+        handler = self.table.get(host)
         if handler is not None:
             response = handler(FakeRequest(request.method, str(request.url), dict(request.headers), request.read()))
             return httpx.Response(response.status_code, headers=dict(response.headers), content=response.body)
-        if request.url.host.lower().endswith(".webpubsub.azure.com"):
-            raise httpx.ConnectError(
-                f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure; "
-                f"hosts owned by active fakes: {', '.join(sorted(self._handlers))}",
-                request=request,
-            )
+        if is_azure_host(host):
+            hint = "Send to webpubsub.endpoint"
+            raise httpx.ConnectError(unowned_host_message(host, self.table.hosts(), hint=hint), request=request)
         if any(router is not self._router for router in HTTPCoreMocker.routers):
             raise AllMockedAssertionError(f"pytest-webpubsub: {request!r} is not for a fake")
         return request
@@ -69,5 +57,5 @@ _ROUTES = _HttpxRoutes()
 
 def route_httpx(host: str, handler: Handler) -> Callable[[], None]:
     """Send httpx requests for ``host`` to ``handler``; return the function that undoes it."""
-    _ROUTES.register(host, handler)
-    return lambda: _ROUTES.unregister(host)
+    _ROUTES.table.add(host, handler)
+    return lambda: _ROUTES.table.remove(host)

@@ -26,9 +26,9 @@ from typing import Any, Callable, NamedTuple
 from urllib.parse import urlsplit
 
 from . import _protocol
+from ._hosts import HostTable, is_azure_host, unowned_host_message
 from ._session import CLOSE_POLICY_VIOLATION, ClientSession, Outbound
 
-AZURE_HOST_SUFFIX = ".webpubsub.azure.com"
 STOPPED_REASON = "pytest-webpubsub: the fake service was stopped."
 _SDK_MODULE = "azure.messaging.webpubsubclient.aio._client"
 _ABNORMAL_CLOSURE = 1006
@@ -87,44 +87,26 @@ class _Patch:
     """Reference-counted replacement of the SDK module's ``aiohttp`` global, routing by host."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._routes: dict[str, _Route] = {}
+        self.table: HostTable[_Route] = HostTable(self._install, self._uninstall)
         self._original: Any = None
         self._shim: Any = None
 
     def register(self, host: str, fake: Any) -> _Route:
-        with self._lock:
-            host = host.lower()
-            if host in self._routes:
-                raise RuntimeError(
-                    f"pytest-webpubsub: another active FakeWebPubSub already owns the host {host!r}; "
-                    "give each fake its own endpoint"
-                )
-            route = self._routes[host] = _Route(host, fake)
-            if len(self._routes) == 1:
-                self._install()
-            return route
+        route = _Route(host.lower(), fake)
+        self.table.add(host, route)
+        return route
 
     def unregister(self, host: str) -> None:
-        with self._lock:
-            self._routes.pop(host.lower(), None)
-            if not self._routes:
-                self._uninstall()
+        self.table.remove(host)
 
     def route_for(self, url: str) -> _Route | None:
         """The route owning ``url``'s host; raise a connection error for an Azure host no fake owns."""
         parts = urlsplit(url)
         host = parts.netloc.lower()
-        route = self._routes.get(host)
-        if route is None and (parts.hostname or "").lower().endswith(AZURE_HOST_SUFFIX):
-            owned = ", ".join(sorted(self._routes)) or "none"
-            raise _no_fake_error(
-                parts,
-                f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure. "
-                f"Hosts owned by active fakes: {owned}. Build the client's URL from the fake "
-                "(webpubsub.service_client(...).get_client_access_token()), or set the fake's endpoint "
-                "(marker @pytest.mark.webpubsub(endpoint=...) or ini webpubsub_endpoint).",
-            )
+        route = self.table.get(host)
+        if route is None and is_azure_host(host):
+            hint = "Build the client's URL from the fake (webpubsub.service_client(...).get_client_access_token())"
+            raise _no_fake_error(parts, unowned_host_message(host, self.table.hosts(), hint=hint))
         return route
 
     def _install(self) -> None:

@@ -29,7 +29,7 @@ from azure.messaging.webpubsubclient import _client as sdk
 from . import _protocol
 from ._fake import ConnectionRefused, RecoveryFailed
 from ._session import CLOSE_NORMAL, ClientSession, Outbound
-from .transport import AZURE_HOST_SUFFIX
+from ._hosts import HostTable, is_azure_host, unowned_host_message
 
 CLOSE_GOING_AWAY = 1001
 STOP_JOIN_SECONDS = 2.0
@@ -343,67 +343,50 @@ class _Patch:
     """Reference-counted replacement of the SDK's module globals, routing connections by host."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fakes: dict[str, Any] = {}
+        self.table: HostTable[Any] = HostTable(self._install, self._uninstall)
         self._stopping: set[str] = set()
         self._open: set[FakeWebSocketAppSync] = set()
         self._originals: dict[str, Any] = {}
 
     def register(self, host: str, fake: Any) -> None:
-        with self._lock:
-            host = host.lower()
-            if host in self._fakes:
-                raise RuntimeError(
-                    f"pytest-webpubsub: another active FakeWebPubSub already owns the host {host!r}; "
-                    "give each fake its own endpoint"
-                )
-            self._fakes[host] = fake
-            if len(self._fakes) == 1:
-                self._install()
+        self.table.add(host, fake)
 
     def unregister(self, host: str) -> None:
         """Close the fake's SDK clients that are still open, wait for their reader threads, then unroute."""
         host = host.lower()
-        with self._lock:
+        with self.table.lock:
             self._stopping.add(host)
             sockets = [app for app in self._open if app.host == host]
         try:
             _shut_down(sockets)
         finally:
-            with self._lock:
+            with self.table.lock:
                 self._stopping.discard(host)
-                self._fakes.pop(host, None)
-                if not self._fakes:
-                    self._uninstall()
+                self.table.remove(host)
 
     def build(self, url: str, *args: Any, **kwargs: Any) -> Any:
         host = urlsplit(url).netloc.lower()
-        with self._lock:
-            fake = self._fakes.get(host)
+        with self.table.lock:
+            fake = self.table.get(host)
             stopping = host in self._stopping
-            owned = ", ".join(sorted(self._fakes)) or "none"
             original = self._originals.get("WebSocketAppSync", _BASE_APP)
         if fake is not None and not stopping:
             return FakeWebSocketAppSync(url, *args, fake=fake, registry=self, **kwargs)
         if fake is not None:
             refusal = f"pytest-webpubsub: the fake for {host!r} is stopping; it accepts no new connections."
-        elif host.split(":")[0].endswith(AZURE_HOST_SUFFIX):
-            refusal = (
-                f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure. "
-                f"Hosts owned by active fakes: {owned}. Get the client URL from "
-                "webpubsub.service_client(hub).get_client_access_token(), or set the fake's endpoint "
-                "(marker @pytest.mark.webpubsub(endpoint=...) or ini webpubsub_endpoint)."
-            )
+        elif is_azure_host(host):
+            hint = "Get the client URL from webpubsub.service_client(hub).get_client_access_token()"
+            refusal = unowned_host_message(host, self.table.hosts(), hint=hint)
         else:
             return original(url, *args, **kwargs)
         return FakeWebSocketAppSync(url, *args, refusal=refusal, **kwargs)
 
     def opened(self, app: FakeWebSocketAppSync) -> None:
-        with self._lock:
+        with self.table.lock:
             self._open.add(app)
 
     def finished(self, app: FakeWebSocketAppSync) -> None:
-        with self._lock:
+        with self.table.lock:
             self._open.discard(app)
 
     def _install(self) -> None:

@@ -15,7 +15,6 @@ This is the only module that imports ``azure.core``.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, AsyncIterator, Callable, Iterator, MutableMapping
 from urllib.parse import urlencode, urlsplit
 
@@ -27,10 +26,10 @@ from azure.core.rest import AsyncHttpResponse, HttpResponse
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.utils import case_insensitive_dict
 
+from ._hosts import HostTable, is_azure_host, unowned_host_message
 from ._rest.http import FakeRequest, FakeResponse
 
 Handler = Callable[[FakeRequest], FakeResponse]
-AZURE_HOST_SUFFIX = ".webpubsub.azure.com"
 _SKIPPED_KWARGS = frozenset(
     {"stream", "connection_timeout", "read_timeout", "connection_verify", "connection_cert", "proxies",
      "connection_data_block_size", "session", "headers", "timeout"}
@@ -248,42 +247,19 @@ class AsyncFakeTransport(AsyncHttpTransport):  # type: ignore[type-arg]
 
 
 class _Patch:
-    """Reference-counted class-level wrap of the default azure-core transports, routing by host."""
+    """Class-level wrap of the default azure-core transports, routing by host (installed while a fake is active)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._handlers: dict[str, Handler] = {}
+        self.table: HostTable[Handler] = HostTable(self._install, self._uninstall)
         self._originals: dict[tuple[type, str], Any] = {}
-
-    def register(self, host: str, handler: Handler) -> None:
-        with self._lock:
-            host = host.lower()
-            if host in self._handlers:
-                raise RuntimeError(
-                    f"pytest-webpubsub: another active FakeWebPubSub already owns the host {host!r}; "
-                    "give each fake its own endpoint"
-                )
-            self._handlers[host] = handler
-            if len(self._handlers) == 1:
-                self._install()
-
-    def unregister(self, host: str) -> None:
-        with self._lock:
-            self._handlers.pop(host.lower(), None)
-            if not self._handlers:
-                self._uninstall()
 
     def handler_for(self, url: str) -> Handler | None:
         """The fake that owns ``url``'s host; raise ``ServiceRequestError`` for an unowned Azure host."""
         host = urlsplit(url).netloc.lower()
-        handler = self._handlers.get(host)
-        if handler is None and host.split(":")[0].endswith(AZURE_HOST_SUFFIX):
-            owned = ", ".join(sorted(self._handlers)) or "none"
-            raise ServiceRequestError(
-                f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure. "
-                f"Hosts owned by active fakes: {owned}. Build the client from webpubsub.connection_string, "
-                "or set the fake's endpoint (marker @pytest.mark.webpubsub(endpoint=...) or ini webpubsub_endpoint)."
-            )
+        handler = self.table.get(host)
+        if handler is None and is_azure_host(host):
+            hint = "Build the client from webpubsub.connection_string"
+            raise ServiceRequestError(unowned_host_message(host, self.table.hosts(), hint=hint))
         return handler
 
     def _install(self) -> None:
@@ -346,5 +322,5 @@ _PATCH = _Patch()
 
 def patch_azure_core(host: str, handler: Handler) -> Callable[[], None]:
     """Route azure-core requests for ``host`` to ``handler``; return the function that undoes it."""
-    _PATCH.register(host, handler)
-    return lambda: _PATCH.unregister(host)
+    _PATCH.table.add(host, handler)
+    return lambda: _PATCH.table.remove(host)
