@@ -99,6 +99,11 @@ class FakeWebPubSub(DeliveryAssertions):
 
         self._undo.append(patch_azure_core(self.host, self.handle))
         self._undo.append(route_httpx(self.host, self.handle))
+        proxy = self.options.reverse_proxy_endpoint
+        if proxy is not None:
+            proxy_host = urlsplit(proxy).netloc.lower()
+            self._undo.append(patch_azure_core(proxy_host, self._handle_proxied))
+            self._undo.append(route_httpx(proxy_host, self._handle_proxied))
         self._undo.extend(_patch_client_sdk(self))
         for name, value in ((self.options.connection_string_env, self.connection_string),
                             (self.options.hub_env, self.options.hub)):
@@ -145,6 +150,14 @@ class FakeWebPubSub(DeliveryAssertions):
         with self._lock:
             self._sweep()
             return self._rest.dispatch(request)
+
+    def _handle_proxied(self, request: FakeRequest) -> FakeResponse:
+        """A request through the gateway: forwarded with the gateway's prefix replaced by the endpoint."""
+        proxy = (self.options.reverse_proxy_endpoint or "").rstrip("/")
+        if not request.url.lower().startswith(proxy.lower() + "/"):
+            return FakeResponse(404, {"Content-Length": "0"})
+        forwarded = FakeRequest(request.method, self.endpoint + request.url[len(proxy) :], request.headers, request.body)
+        return self.handle(forwarded)
 
     @property
     def rest_calls(self) -> list[RestCall]:

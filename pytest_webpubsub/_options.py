@@ -23,6 +23,8 @@ class Options:
     * ``access_key``: the key in the connection string; tokens signed with it are accepted.
     * ``hub``: the hub name exported to ``hub_env`` and used by ``service_client()`` by default.
     * ``connection_string_env`` / ``hub_env``: environment variables to set while the fake is active.
+    * ``reverse_proxy_endpoint``: an API gateway in front of the resource (the SDK's ``reverse_proxy_endpoint``);
+      requests to it are forwarded to the fake, with the gateway's URL prefix replaced by the endpoint.
     * ``clock``: POSIX seconds; token expiry is judged on it.
     * ``id_seed``: seeds the deterministic connection ids.
     """
@@ -32,6 +34,7 @@ class Options:
     hub: str = "hub"
     connection_string_env: str | None = None
     hub_env: str | None = None
+    reverse_proxy_endpoint: str | None = None
     clock: Callable[[], float] = time.time
     id_seed: str = "pytest-webpubsub"
 
@@ -39,6 +42,10 @@ class Options:
         scheme, _, rest = self.endpoint.partition("://")
         if scheme not in ("http", "https") or not rest.strip("/"):
             raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL such as {DEFAULT_ENDPOINT!r}")
+        if self.reverse_proxy_endpoint is not None:
+            proxy_scheme, _, proxy_rest = self.reverse_proxy_endpoint.partition("://")
+            if proxy_scheme not in ("http", "https") or not proxy_rest.strip("/"):
+                raise ValueError(f"reverse_proxy_endpoint={self.reverse_proxy_endpoint!r} must be an http(s) URL")
         if not self.access_key:
             raise ValueError("access_key must not be empty")
         if not isinstance(self.hub, str) or not HUB_PATTERN.fullmatch(self.hub):
