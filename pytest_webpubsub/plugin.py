@@ -21,10 +21,11 @@ _INI_OPTIONS = {
     "hub": "hub name exported to webpubsub_hub_env (default: hub)",
     "connection_string_env": "environment variable set to the fake's connection string during each test",
     "hub_env": "environment variable set to the hub name during each test",
+    "reverse_proxy_endpoint": "URL of an API gateway in front of the resource, routed to the fake too",
 }
 MARKER = (
     "webpubsub(endpoint=..., access_key=..., hub='hub', connection_string_env=None, hub_env=None, "
-    "id_seed=...): configure the webpubsub fixture for this test; the closest marker wins. "
+    "reverse_proxy_endpoint=None, clock=time.time, id_seed=...): configure the webpubsub fixture for this test; the closest marker wins. "
     "See the README's 'Configuration' section."
 )
 
