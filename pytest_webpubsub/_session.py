@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import threading
 from typing import Any, Callable, NamedTuple, Protocol
@@ -53,6 +54,10 @@ class Outbound(NamedTuple):
     @property
     def size(self) -> int:
         return len(self.delivery.message.payload) if self.delivery is not None else len(self.frame)
+
+
+_data_item = functools.partial(tuple.__new__, Outbound)
+"""``Outbound`` built without the Python-level ``__new__``: this runs once per recipient of every send."""
 
 
 class Link(Protocol):
@@ -125,7 +130,7 @@ class ClientSession:
     def deliver(self, delivery: Delivery) -> None:
         if not self.reliable:
             if self.link is not None:
-                self.link.write(Outbound(delivery))
+                self.link.write(_data_item((delivery, None, "")))
             return
         item = Outbound(delivery, self._next_sequence_id)
         self._next_sequence_id += 1

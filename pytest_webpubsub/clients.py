@@ -160,12 +160,13 @@ class FakeClientConnection:
 
     def write(self, item: Outbound) -> None:
         self._written.append(item)
-        if item.delivery is None and item.frame[:12] == '{"type":"ack':
+        if item.delivery is not None:
+            if item.sequence_id is not None and self._auto_ack:
+                self.session.receive(_protocol.sequence_ack_frame(item.sequence_id))
+        elif item.frame[:12] == '{"type":"ack':
             ack = json.loads(item.frame)
             error = ack.get("error") or {}
             self._acks[ack["ackId"]] = Ack(ack["ackId"], ack["success"], error.get("name"), error.get("message"))
-        elif item.sequence_id is not None and self._auto_ack:
-            self.session.receive(_protocol.sequence_ack_frame(item.sequence_id))
 
     def end(self, code: int, reason: str | None) -> None:
         self.close_code = code

@@ -9,6 +9,7 @@ live connection (contract §2.1). Names are checked with :mod:`names` before any
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Iterable, Protocol
 
@@ -385,14 +386,16 @@ class WebPubSubService:
         hub = recipients[0].hub if recipients else ""
         deliveries = []
         for connection in recipients:
-            delivery = Delivery(
-                hub, connection.connection_id, connection.user_id, message, source, group, from_user_id
-            )
+            delivery = _new_delivery((hub, connection.connection_id, connection.user_id, message, source, group, from_user_id))
             connection.endpoint.deliver(delivery)
             deliveries.append(delivery)
         if deliveries:
             for listener in self._listeners:
                 listener.on_deliveries(deliveries)
+
+
+_new_delivery = functools.partial(tuple.__new__, Delivery)
+"""``Delivery`` built without the Python-level ``__new__``: this runs once per recipient of every send."""
 
 
 class _Candidate:
