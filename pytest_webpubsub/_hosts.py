@@ -2,7 +2,7 @@
 
 Each seam keeps one :class:`HostTable`. The first fake to register installs the seam's patch, the last one to
 leave removes it; a host has at most one owner. A ``*.webpubsub.azure.com`` host that no fake owns is refused
-by every seam with :func:`unowned_host_message`, so a test never reaches Azure.
+by every seam with :func:`refuse_unowned_host`, so a test never reaches Azure, and recorded for the fixture.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ def is_azure_host(netloc: str) -> bool:
     return netloc.rsplit(":", 1)[0].lower().endswith(AZURE_HOST_SUFFIX) if netloc else False
 
 
-def unowned_host_message(host: str, owned: Iterable[str], *, hint: str) -> str:
-    """Why a request for an Azure host no fake owns is refused, and what to do instead."""
+REFUSED_HOSTS: list[str] = []
+"""Every Azure host a seam refused in this process, in order: the fixture fails a test that caused one, even if
+the application swallowed the error (a test must never have tried to reach Azure)."""
+
+
+def refuse_unowned_host(host: str, owned: Iterable[str], *, hint: str) -> str:
+    """Record the refusal of an Azure host no fake owns; return why it is refused and what to do instead."""
+    REFUSED_HOSTS.append(host)
     hosts = ", ".join(sorted(owned)) or "none"
     return (
         f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure. "

@@ -16,7 +16,7 @@ import respx
 from respx.mocks import HTTPCoreMocker
 from respx.models import AllMockedAssertionError
 
-from ._hosts import HostTable, is_azure_host, unowned_host_message
+from ._hosts import HostTable, is_azure_host, refuse_unowned_host
 from ._rest.http import FakeRequest, FakeResponse
 
 Handler = Callable[[FakeRequest], FakeResponse]
@@ -46,7 +46,7 @@ class _HttpxRoutes:
             return httpx.Response(response.status_code, headers=dict(response.headers), content=response.body)
         if is_azure_host(host):
             hint = "Send to webpubsub.endpoint"
-            raise httpx.ConnectError(unowned_host_message(host, self.table.hosts(), hint=hint), request=request)
+            raise httpx.ConnectError(refuse_unowned_host(host, self.table.hosts(), hint=hint), request=request)
         if any(router is not self._router for router in HTTPCoreMocker.routers):
             raise AllMockedAssertionError(f"pytest-webpubsub: {request!r} is not for a fake")
         return request

@@ -25,6 +25,8 @@ class Options:
     * ``connection_string_env`` / ``hub_env``: environment variables to set while the fake is active.
     * ``reverse_proxy_endpoint``: an API gateway in front of the resource (the SDK's ``reverse_proxy_endpoint``);
       requests to it are forwarded to the fake, with the gateway's URL prefix replaced by the endpoint.
+    * ``fail_on_unowned_hosts``: the fixture fails a test during which a seam refused an Azure host no fake owns,
+      even when the application swallowed the error (turn it off for tests of that refusal itself).
     * ``clock``: POSIX seconds; token expiry is judged on it.
     * ``id_seed``: seeds the deterministic connection ids.
     """
@@ -35,6 +37,7 @@ class Options:
     connection_string_env: str | None = None
     hub_env: str | None = None
     reverse_proxy_endpoint: str | None = None
+    fail_on_unowned_hosts: bool = True
     clock: Callable[[], float] = time.time
     id_seed: str = "pytest-webpubsub"
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, NamedTuple
 from urllib.parse import urlsplit
 
 from . import _protocol
-from ._hosts import HostTable, is_azure_host, unowned_host_message
+from ._hosts import HostTable, is_azure_host, refuse_unowned_host
 from ._session import CLOSE_POLICY_VIOLATION, ClientSession, Outbound
 
 STOPPED_REASON = "pytest-webpubsub: the fake service was stopped."
@@ -106,7 +106,7 @@ class _Patch:
         route = self.table.get(host)
         if route is None and is_azure_host(host):
             hint = "Build the client's URL from the fake (webpubsub.service_client(...).get_client_access_token())"
-            raise _no_fake_error(parts, unowned_host_message(host, self.table.hosts(), hint=hint))
+            raise _no_fake_error(parts, refuse_unowned_host(host, self.table.hosts(), hint=hint))
         return route
 
     def _install(self) -> None:

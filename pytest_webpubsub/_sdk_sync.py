@@ -29,7 +29,7 @@ from azure.messaging.webpubsubclient import _client as sdk
 from . import _protocol
 from ._fake import ConnectionRefused, RecoveryFailed
 from ._session import CLOSE_NORMAL, ClientSession, Outbound
-from ._hosts import HostTable, is_azure_host, unowned_host_message
+from ._hosts import HostTable, is_azure_host, refuse_unowned_host
 
 CLOSE_GOING_AWAY = 1001
 STOP_JOIN_SECONDS = 2.0
@@ -376,7 +376,7 @@ class _Patch:
             refusal = f"pytest-webpubsub: the fake for {host!r} is stopping; it accepts no new connections."
         elif is_azure_host(host):
             hint = "Get the client URL from webpubsub.service_client(hub).get_client_access_token()"
-            refusal = unowned_host_message(host, self.table.hosts(), hint=hint)
+            refusal = refuse_unowned_host(host, self.table.hosts(), hint=hint)
         else:
             return original(url, *args, **kwargs)
         return FakeWebSocketAppSync(url, *args, refusal=refusal, **kwargs)

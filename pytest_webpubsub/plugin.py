@@ -25,7 +25,7 @@ _INI_OPTIONS = {
 }
 MARKER = (
     "webpubsub(endpoint=..., access_key=..., hub='hub', connection_string_env=None, hub_env=None, "
-    "reverse_proxy_endpoint=None, clock=time.time, id_seed=...): configure the webpubsub fixture for this test; the closest marker wins. "
+    "reverse_proxy_endpoint=None, fail_on_unowned_hosts=True, clock=time.time, id_seed=...): configure the webpubsub fixture for this test; the closest marker wins. "
     "See the README's 'Configuration' section."
 )
 
@@ -80,7 +80,19 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     """
     __tracebackhide__ = lambda info: info.errisinstance(TypeError)  # noqa: E731
     from ._fake import FakeWebPubSub
+    from ._hosts import REFUSED_HOSTS
 
     fake = FakeWebPubSub(_marker_options(request))
+    refused_before = len(REFUSED_HOSTS)
     with fake:
         yield fake
+    refused = REFUSED_HOSTS[refused_before:]
+    if refused and fake.options.fail_on_unowned_hosts:
+        hosts = ", ".join(sorted(set(refused)))
+        pytest.fail(
+            f"pytest-webpubsub: during this test the code tried to reach Azure Web PubSub at {hosts}, which no fake "
+            f"owns ({len(refused)} request(s) refused; the fake's host is {fake.host!r}). Point the client at "
+            "webpubsub.endpoint / webpubsub.connection_string, or set the fake's endpoint. If the refusal is what the "
+            "test checks, mark it @pytest.mark.webpubsub(fail_on_unowned_hosts=False).",
+            pytrace=False,
+        )

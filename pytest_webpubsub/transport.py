@@ -26,7 +26,7 @@ from azure.core.rest import AsyncHttpResponse, HttpResponse
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.utils import case_insensitive_dict
 
-from ._hosts import HostTable, is_azure_host, unowned_host_message
+from ._hosts import HostTable, is_azure_host, refuse_unowned_host
 from ._rest.http import FakeRequest, FakeResponse
 
 Handler = Callable[[FakeRequest], FakeResponse]
@@ -259,7 +259,7 @@ class _Patch:
         handler = self.table.get(host)
         if handler is None and is_azure_host(host):
             hint = "Build the client from webpubsub.connection_string"
-            raise ServiceRequestError(unowned_host_message(host, self.table.hosts(), hint=hint))
+            raise ServiceRequestError(refuse_unowned_host(host, self.table.hosts(), hint=hint))
         return handler
 
     def _install(self) -> None:

@@ -12,7 +12,10 @@ webpubsub_connection_string_env = WPS_INI_CS
 webpubsub_hub_env = WPS_INI_HUB
 """
 
-VALID_OPTIONS = "endpoint, access_key, hub, connection_string_env, hub_env, reverse_proxy_endpoint, clock, id_seed"
+VALID_OPTIONS = (
+    "endpoint, access_key, hub, connection_string_env, hub_env, reverse_proxy_endpoint, fail_on_unowned_hosts, "
+    "clock, id_seed"
+)
 
 
 def test_closest_marker_wins(pytester: pytest.Pytester) -> None:

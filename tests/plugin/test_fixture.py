@@ -251,3 +251,42 @@ def test_two_fakes_with_the_same_endpoint_are_refused(pytester: pytest.Pytester)
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+SWALLOWED_REFUSAL = """
+    import pytest
+    from azure.core.exceptions import ServiceRequestError
+    from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+    {marker}
+    def test_app_swallows_the_error(webpubsub):
+        wrong = webpubsub.connection_string.replace("fake.webpubsub", "prod.webpubsub")
+        client = WebPubSubServiceClient.from_connection_string(wrong, hub="chat", retry_total=0)
+        try:
+            client.send_to_all("hi", content_type="text/plain")
+        except ServiceRequestError:
+            pass  # the application logs and carries on
+"""
+
+
+def test_a_refused_azure_host_fails_the_test_even_when_the_app_swallows_the_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SWALLOWED_REFUSAL.format(marker=""))
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-webpubsub: during this test the code tried to reach Azure Web PubSub at "
+            "prod.webpubsub.azure.com, which no fake owns (1 request(s) refused; the fake's host is "
+            "'fake.webpubsub.azure.com')*",
+        ]
+    )
+
+
+def test_a_test_of_the_refusal_itself_can_allow_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SWALLOWED_REFUSAL.format(marker="@pytest.mark.webpubsub(fail_on_unowned_hosts=False)"))
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=1)

@@ -54,6 +54,7 @@ async def test_client_built_before_the_fake_started_reaches_it(
     assert [call.operation for call in webpubsub.rest_calls] == ["send_to_user", "connection_exists"]
 
 
+@pytest.mark.webpubsub(fail_on_unowned_hosts=False)  # the refusal is what this test checks
 @pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("operation", ["send_to_all", "connection_exists"])
 async def test_azure_host_no_fake_owns_is_refused(webpubsub: FakeWebPubSub, flavour: str, operation: str) -> None:
