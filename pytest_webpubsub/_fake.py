@@ -47,7 +47,7 @@ class FakeWebPubSub(DeliveryAssertions):
         self.options = (options or Options()).merged(overrides)
         self._lock = threading.RLock()
         self._log = DeliveryLog()
-        self._sessions: dict[tuple[str, str], ClientSession] = {}
+        self._sessions: dict[str, ClientSession] = {}  # recoverable (reliable, open) sessions by connection id
         self.service = WebPubSubService(
             ids=CountingIds(self.options.id_seed), listeners=[self._log, _ForgetClosed(self._sessions)]
         )
@@ -55,7 +55,7 @@ class FakeWebPubSub(DeliveryAssertions):
             self.service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
         )
         self._clients: list[FakeClientConnection] = []
-        self._detached: dict[tuple[str, str], ClientSession] = {}
+        self._detached: dict[str, ClientSession] = {}
         self._undo: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -303,7 +303,7 @@ class FakeWebPubSub(DeliveryAssertions):
                 lock=self._lock,
             )
             if session.reliable:
-                self._sessions[(session.connection.hub, session.connection.connection_id)] = session
+                self._sessions[session.connection.connection_id] = session
             return session
 
     def expire_dropped(self) -> None:
@@ -328,7 +328,7 @@ class FakeWebPubSub(DeliveryAssertions):
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
     def _on_detach(self, session: ClientSession) -> None:
-        self._detached[(session.connection.hub, session.connection.connection_id)] = session
+        self._detached[session.connection.connection_id] = session
 
     def _sweep(self) -> None:
         if not self._detached:
@@ -344,12 +344,11 @@ class FakeWebPubSub(DeliveryAssertions):
     def _recover_session(self, query: dict[str, str], link: Link) -> ClientSession:
         connection_id = query["awps_connection_id"]
         token = query.get("awps_reconnection_token", "")
-        candidates = [s for (hub, cid), s in self._sessions.items() if cid == connection_id and s.is_open]
-        session = candidates[0] if candidates else None
+        session = self._sessions.get(connection_id)
         if session is None or not hmac.compare_digest(token, self._reconnection_token(connection_id)):
             link.end(CLOSE_POLICY_VIOLATION, "The connection cannot be recovered.")
             raise RecoveryFailed(connection_id)
-        self._detached.pop((session.connection.hub, connection_id), None)
+        self._detached.pop(connection_id, None)
         session.recover(link)
         return session
 
@@ -381,7 +380,7 @@ class FakeWebPubSub(DeliveryAssertions):
 class _ForgetClosed:
     """Keeps the index of recoverable sessions free of closed connections."""
 
-    def __init__(self, sessions: dict[tuple[str, str], ClientSession]) -> None:
+    def __init__(self, sessions: dict[str, ClientSession]) -> None:
         self._sessions = sessions
 
     def on_open(self, connection: Connection) -> None:
@@ -391,7 +390,7 @@ class _ForgetClosed:
         pass
 
     def on_close(self, connection: Connection, reason: str | None) -> None:
-        self._sessions.pop((connection.hub, connection.connection_id), None)
+        self._sessions.pop(connection.connection_id, None)
 
 
 class RecoveryFailed(Exception):

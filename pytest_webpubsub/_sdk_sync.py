@@ -260,25 +260,27 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
     def close(self, **kwargs: Any) -> None:
         """The client closes: the connection ends at once (no recovery) and the reader reports code 1000."""
         self.keep_running = False
-        with self._state_lock:
-            self._closing = True
-            sock, self.sock = self.sock, None
-            if sock is None:
-                return
-            sock.connected = False
+        if not self._take_sock():
+            return
         self._with_own_session(lambda session: session.close_from_client())
         self._inbox.put(_End("client", CLOSE_NORMAL))
 
     def end_by_service(self, code: int, reason: str) -> None:
         """The fake service went away under this socket: the reader reports a close frame."""
+        if not self._take_sock():
+            return
+        self._with_own_session(lambda session: session.drop())
+        self._inbox.put(_End("server", code, reason))
+
+    def _take_sock(self) -> bool:
+        """Mark the socket closing and dead; False when it was already gone (nothing more to do)."""
         with self._state_lock:
             self._closing = True
             sock, self.sock = self.sock, None
             if sock is None:
-                return
+                return False
             sock.connected = False
-        self._with_own_session(lambda session: session.drop())
-        self._inbox.put(_End("server", code, reason))
+            return True
 
     def _from_client(self, payload: Union[str, bytes], opcode: int) -> None:
         if opcode == websocket.ABNF.OPCODE_BINARY and isinstance(payload, str):

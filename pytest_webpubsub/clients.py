@@ -163,10 +163,12 @@ class FakeClientConnection:
         if item.delivery is not None:
             if item.sequence_id is not None and self._auto_ack:
                 self.session.receive(_protocol.sequence_ack_frame(item.sequence_id))
-        elif item.frame[:12] == '{"type":"ack':
-            ack = json.loads(item.frame)
-            error = ack.get("error") or {}
-            self._acks[ack["ackId"]] = Ack(ack["ackId"], ack["success"], error.get("name"), error.get("message"))
+            return
+        frame = json.loads(item.frame)  # system frames, acks and pongs: read them as a client would
+        if frame["type"] == "ack":
+            error = frame.get("error") or {}
+            ack_id = frame["ackId"]
+            self._acks[ack_id] = Ack(ack_id, frame["success"], error.get("name"), error.get("message"))
 
     def end(self, code: int, reason: str | None) -> None:
         self.close_code = code

@@ -5,13 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-import time
 from typing import Callable, Protocol
 
 Clock = Callable[[], float]
 """A function returning the current time as POSIX seconds."""
-
-system_clock: Clock = time.time
 
 
 class IdFactory(Protocol):

@@ -37,10 +37,6 @@ class DeliveryLog:
     def events(self) -> tuple[LifecycleEvent, ...]:
         return tuple(self._events)
 
-    def clear(self) -> None:
-        self._deliveries.clear()
-        self._events.clear()
-
     def on_open(self, connection: Connection) -> None:
         self._events.append(LifecycleEvent("open", connection.hub, connection.connection_id, connection.user_id))
 

@@ -75,9 +75,6 @@ class WebPubSubService:
         self._hubs: dict[str, Hub] = {}
         self._hub_names: dict[str, Hub] = {}  # every spelling seen, validated once
 
-    def add_listener(self, listener: ServiceListener) -> None:
-        self._listeners.append(listener)
-
     # -- hubs and lookups -------------------------------------------------------------------------------
 
     def hub(self, hub: str) -> Hub:
@@ -92,10 +89,8 @@ class WebPubSubService:
         return state
 
     def hubs(self) -> list[Hub]:
+        """Every hub used so far (empty ones included)."""
         return list(self._hubs.values())
-
-    def find_connection(self, hub: str, connection_id: str) -> Connection | None:
-        return self.hub(hub).connections.get(connection_id)
 
     def connection_exists(self, hub: str, connection_id: str) -> bool:
         names.check_connection_id(connection_id)
