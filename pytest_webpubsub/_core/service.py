@@ -19,6 +19,7 @@ from .errors import BadRequestError, ForbiddenError, NotFoundError
 from .filters import Filter, InvalidFilterError, compile_filter
 from .model import Delivery, Message, Source
 from .permissions import JOIN_LEAVE, SEND, Permissions
+from .snapshot import HubSnapshot, snapshot_hub
 
 
 class Endpoint(Protocol):
@@ -54,6 +55,8 @@ class Connection:
     permissions: Permissions
     groups: dict[str, None] = field(default_factory=dict)
     is_open: bool = True
+    dropped: bool = False
+    """A reliable connection whose link is down while the service keeps it for recovery."""
 
 
 @dataclass
@@ -91,6 +94,12 @@ class WebPubSubService:
     def hubs(self) -> list[Hub]:
         """Every hub used so far (empty ones included)."""
         return list(self._hubs.values())
+
+    def snapshot(self, hub: str) -> HubSnapshot:
+        """A frozen, comparable picture of ``hub`` (an unknown hub is empty; looking does not create it)."""
+        key = names.check_hub(hub)
+        state = self._hubs.get(key)
+        return snapshot_hub(state if state is not None else Hub(key))
 
     def connection_exists(self, hub: str, connection_id: str) -> bool:
         names.check_connection_id(connection_id)
