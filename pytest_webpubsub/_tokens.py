@@ -1,18 +1,31 @@
-"""HS256 tokens as the service checks and mints them (contract §1.6, §1.8, §3), on an injected clock.
+"""Bearer tokens as the service checks and mints them (service behaviour §1.6, §1.8, §3), on an injected clock.
 
-* REST calls carry ``Authorization: Bearer <jwt>`` signed with the access key; ``aud`` is the request URL.
-  The service checks the signature, ``exp`` and the audience's host and path (query and scheme ignored).
-* Entra ID (TokenCredential) calls carry a bearer token for the audience ``https://webpubsub.azure.com``;
-  the fake cannot check Microsoft's signature, so it checks only that audience and ``exp``.
-* Client access URLs carry ``access_token``; its ``aud`` names ``<host>/client/hubs/<hub>``.
+REST calls carry ``Authorization: Bearer <jwt>``. Which kind of token it is decides what is checked:
+
+* **Key token**: an HS256 token whose signature one of the access keys verifies (what the SDKs mint from a
+  connection string). Its ``aud`` must name the request URL: host (with port) and path, compared without the
+  scheme, the query or a trailing slash, host case-insensitively.
+* **Entra token**: any other token (any ``alg``, any ``kid``: Entra ID issues RS256) whose ``aud`` is the Web PubSub
+  Entra audience, ``https://webpubsub.azure.com`` (the SDKs ask for the scope ``https://webpubsub.azure.com/.default``),
+  with or without a trailing slash. The fake cannot check Microsoft's signature offline, so it does not.
+* Anything else is refused: an HS256 token no access key verifies and that does not name the Entra audience, or
+  a key token naming the Entra audience (a key token must name the request URL).
+
+For both kinds, ``exp`` must be a finite number later than now and ``nbf``, when present, a finite number not later
+than now. Every refusal is :class:`UnauthorizedError` (401) with the reason; no input raises anything else.
+
+Client access URLs carry ``access_token`` (or a bearer header), always a key token; its ``aud`` names
+``<host>/client/hubs/<hub>``.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -21,7 +34,15 @@ from ._core.errors import UnauthorizedError
 
 ENTRA_AUDIENCES = ("https://webpubsub.azure.com", "https://webpubsub.azure.com/")
 CLIENT_PATHS = {"Default": "/client/hubs/", "MQTT": "/clients/mqtt/hubs/", "SocketIO": "/clients/socketio/hubs/"}
-_DECODE_OPTIONS = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False}
+_DECODE_OPTIONS: jwt.types.Options = {
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+}
+_UNVERIFIED_OPTIONS: jwt.types.Options = {"verify_signature": False, **_DECODE_OPTIONS}
+_NOT_SIGNED_WITH_KEY = (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError)
+"""What a token not signed with this key raises: another key or another algorithm (an Entra token, maybe)."""
 
 
 @dataclass(frozen=True)
@@ -54,20 +75,40 @@ def _decode(token: str, keys: Sequence[str]) -> dict[str, Any] | None:
 @functools.lru_cache(maxsize=1024)
 def _verified_claims(token: str, key: str) -> dict[str, Any] | None:
     """Check the HS256 signature once per (token, key): the SDK reuses a token for a whole second."""
+    return _parse(lambda: jwt.decode(token, key, algorithms=["HS256"], options=_DECODE_OPTIONS))
+
+
+def _parse(decode: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """Run one PyJWT decode: the claims, None when the token is not signed with that key, else 401."""
     try:
-        return jwt.decode(token, key, algorithms=["HS256"], options=_DECODE_OPTIONS)
-    except jwt.InvalidSignatureError:
+        return decode()
+    except _NOT_SIGNED_WITH_KEY:
         return None
     except jwt.InvalidTokenError as error:
         raise UnauthorizedError(f"The access token is not a valid JWT: {error}") from None
+    except (ValueError, TypeError, RecursionError) as error:  # what PyJWT cannot read: lone surrogates, nesting
+        raise UnauthorizedError(f"The access token is not a valid JWT: {type(error).__name__}") from None
+
+
+def _time_claim(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None and name not in claims:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UnauthorizedError(f"The access token's '{name}' claim is not a finite number: {value!r}")
+    return float(value)
 
 
 def _check_expiry(claims: dict[str, Any], now: float) -> None:
-    expires = claims.get("exp")
-    if not isinstance(expires, (int, float)):
+    """``exp`` must be a finite number after ``now``; ``nbf``, when present, a finite number not after it."""
+    expires = _time_claim(claims, "exp")
+    if expires is None:
         raise UnauthorizedError("The access token has no 'exp' claim")
     if now >= expires:
-        raise UnauthorizedError(f"The access token expired at {int(expires)} (now is {int(now)})")
+        raise UnauthorizedError(f"The access token expired at {expires:.0f} (now is {now:.0f})")
+    not_before = _time_claim(claims, "nbf")
+    if not_before is not None and now < not_before:
+        raise UnauthorizedError(f"The access token is not valid before {not_before:.0f} (now is {now:.0f})")
 
 
 def verify_rest_token(authorization: str | None, *, url: str, keys: Sequence[str], now: float) -> None:
@@ -77,23 +118,26 @@ def verify_rest_token(authorization: str | None, *, url: str, keys: Sequence[str
         raise UnauthorizedError("The request has no 'Authorization: Bearer <token>' header")
     token = token.strip()
     claims = _decode(token, keys)
-    if claims is None:
+    if claims is None:  # not a key token: an Entra token, or refused
         unverified = _unverified_claims(token)
-        if unverified.get("aud") not in ENTRA_AUDIENCES:
-            raise UnauthorizedError("The access token signature does not match the access key")
+        audience = unverified.get("aud")
+        if not isinstance(audience, str) or audience not in ENTRA_AUDIENCES:
+            raise UnauthorizedError(
+                "The access token signature does not match the access key, and its audience "
+                f"{audience!r} is not the Entra ID audience '{ENTRA_AUDIENCES[0]}'"
+            )
         _check_expiry(unverified, now)
         return
     _check_expiry(claims, now)
     audience = claims.get("aud")
     if not isinstance(audience, str) or _normalise(audience) != _normalise(url):
-        raise UnauthorizedError(f"The audience '{audience}' of the access token does not match the request URL")
+        raise UnauthorizedError(f"The audience {audience!r} of the access token does not match the request URL")
 
 
 def _unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        return jwt.decode(token, options={"verify_signature": False, **_DECODE_OPTIONS})
-    except jwt.InvalidTokenError as error:
-        raise UnauthorizedError(f"The access token is not a valid JWT: {error}") from None
+    claims = _parse(lambda: jwt.decode(token, options=_UNVERIFIED_OPTIONS))
+    assert claims is not None  # nothing is verified, so nothing can fail to be signed with a key
+    return claims
 
 
 def mint_client_token(

@@ -1,10 +1,10 @@
-"""The OData ``filter`` language of the Web PubSub send and bulk-group REST operations (contract §7).
+"""The OData ``filter`` language of the Web PubSub send and bulk-group REST operations (docs/service-behaviour.md §7).
 
 ``compile_filter`` tokenizes, parses (recursive descent) and type-checks a filter exactly once. The result is an
 immutable :class:`Filter` holding a tree of small closures, so matching a candidate connection is a handful of
 function calls with no re-parsing and no regular expressions.
 
-Choices made where the contract is silent (each mirrors the emulator or OData's lifted-operator rules):
+Choices made where the service's behaviour is not documented (each mirrors the emulator or OData's lifted-operator rules):
 
 * ``gt``/``ge``/``lt``/``le`` compare integers only; ordering strings is rejected, as the emulator does.
 * A null where a boolean is needed (an operand of ``and``/``or``/``not``, or the whole filter) counts as false,
@@ -159,6 +159,13 @@ def _ordering(op: Callable[[Any, Any], Any], left: _Evaluate, right: _Evaluate) 
     return evaluate
 
 
+def _constant(value: object) -> _Evaluate:
+    def evaluate(candidate: Candidate) -> object:
+        return value
+
+    return evaluate
+
+
 def _membership(left: _Evaluate, right: _Evaluate) -> _Evaluate:
     def evaluate(candidate: Candidate) -> object:
         value = left(candidate)
@@ -301,11 +308,12 @@ class _Parser:
             if "collection" in kinds:
                 raise self.error(left.start, right.end, f"Operator '{op}' cannot compare a collection")
             if kinds[0] != kinds[1] and "null" not in kinds:
-                raise self.error(left.start, right.end, f"Operator '{op}' cannot compare '{kinds[0]}' with '{kinds[1]}'")
+                reason = f"Operator '{op}' cannot compare '{kinds[0]}' with '{kinds[1]}'"
+                raise self.error(left.start, right.end, reason)
             l_eval, r_eval, compare = left.evaluate, right.evaluate, _COMPARISONS[op]
             # Python's None == None and None != "x" are exactly OData's null equality rules.
             return _Node(_BOOL, left.start, right.end, lambda c: compare(l_eval(c), r_eval(c)))
-        # Choice (contract UNKNOWN): like the emulator, ordering is defined on integers only.
+        # Choice (the service's rule is not documented): like the emulator, ordering is defined on integers only.
         for kind in kinds:
             if kind not in ("int", "null"):
                 reason = f"Operator '{op}' only compares integers, got '{kind}'"
@@ -338,8 +346,7 @@ class _Parser:
             if separator.kind == "end":
                 raise self.error(token.start, separator.end, "Missing ')' to close the 'in' list")
             if separator.kind == ")":
-                members = frozenset(values)
-                return _Node(_BOOL, left.start, separator.end, _membership(left.evaluate, lambda c: members))
+                return _Node(_BOOL, left.start, separator.end, _membership(left.evaluate, _constant(frozenset(values))))
             if separator.kind != ",":
                 raise self.error(token.start, separator.end, "Expected ',' or ')' in the 'in' list")
 

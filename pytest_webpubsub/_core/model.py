@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
+
+from . import jsontext
 
 DataType = Literal["text", "json", "binary"]
 Source = Literal["server", "group"]
@@ -28,7 +29,7 @@ class Message:
         if self.data_type == "binary":
             return self.payload
         text = self.payload.decode("utf-8")
-        return json.loads(text) if self.data_type == "json" else text
+        return jsontext.loads(text) if self.data_type == "json" else text
 
 
 class Delivery(NamedTuple):

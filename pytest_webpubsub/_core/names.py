@@ -1,4 +1,4 @@
-"""Syntax and range rules for names and parameters, in one table (contract §2).
+"""Syntax and range rules for names and parameters, in one table (docs/service-behaviour.md §2).
 
 Every rule raises :class:`BadRequestError` with a message that names the parameter and the rule, the way the
 service answers 400. The REST adapter, simulated clients and hypothesis strategies share these rules.
@@ -18,6 +18,8 @@ MAX_PAGE_SIZE_RANGE = (1, 200)
 TOP_RANGE = (1, 2147483647)
 MINUTES_TO_EXPIRE_MIN = 1
 CLIENT_TYPES = ("Default", "MQTT", "SocketIO")
+INT32_RANGE = (-(2**31), 2**31 - 1)
+_INTEGER = re.compile(r"-?[0-9]{1,10}")
 
 
 def check_hub(hub: str) -> str:
@@ -66,12 +68,15 @@ def check_permission(permission: str) -> str:
 
 
 def check_int(name: str, raw: str, bounds: tuple[int, int | None]) -> int:
-    """Parse an integer query parameter and check it lies within ``bounds`` (upper bound optional)."""
+    """Parse an integer query parameter and check it lies within ``bounds`` (upper bound optional).
+
+    As strict as the service's 32-bit integer parameters: ASCII digits with an optional leading ``-`` (no ``+``,
+    spaces, ``_`` separators or non-ASCII digits, all of which Python's ``int()`` accepts), within the 32-bit range.
+    """
     low, high = bounds
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequestError(f"The value '{raw}' of '{name}' is not a valid integer", target=name) from None
+    if not _INTEGER.fullmatch(raw) or not INT32_RANGE[0] <= int(raw) <= INT32_RANGE[1]:
+        raise BadRequestError(f"The value '{raw}' of '{name}' is not a valid integer", target=name)
+    value = int(raw)
     if value < low or (high is not None and value > high):
         allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise BadRequestError(f"The value {value} of '{name}' is out of range: it must be {allowed}", target=name)

@@ -1,4 +1,4 @@
-"""Roles and REST grants of one connection, and the check the service makes for a group (contract §4).
+"""Roles and REST grants of one connection, and the check the service makes for a group (docs/service-behaviour.md §4).
 
 A connection's permission for a group comes from its roles (``webpubsub.joinLeaveGroup``, the ``.<group>``
 scoped forms and the ``webpubsub.joinLeaveGroups.<pattern>`` wildcard forms, the same for sendToGroup) and
@@ -8,8 +8,9 @@ from REST grants. A REST revoke denies a group even where a role allows it, unti
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Pattern
+from re import Pattern
 
 JOIN_LEAVE = "joinLeaveGroup"
 SEND = "sendToGroup"

@@ -4,14 +4,17 @@ Every REST operation and every client action is a plain method with Python argum
 performs I/O: it hands each delivery to the connection's :class:`Endpoint` (the simulated client or a live
 socket) and reports deliveries, opens and closes to its listeners (the delivery log, the upstream sender).
 Groups and users are views over connections: a group exists while it has a member, a user while it has a
-live connection (contract §2.1). Names are checked with :mod:`names` before any state changes.
+live connection (docs/service-behaviour.md §2.1). Names are checked with :mod:`names` before any state changes.
+
+A hub comes into being when its first connection opens. Operations that name a hub no connection ever opened
+read an empty hub and leave no trace: a refused or a no-op request changes nothing, ``hubs()`` included.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Protocol
+from typing import Callable, Protocol
 
 from . import names
 from .clock import CountingIds, IdFactory
@@ -25,8 +28,12 @@ from .snapshot import HubSnapshot, snapshot_hub
 class Endpoint(Protocol):
     """The receiving side of one connection (a simulated client, a live socket)."""
 
-    def deliver(self, delivery: Delivery) -> None:
-        """Take one data message, in service order."""
+    def deliver(self, delivery: Delivery) -> bool:
+        """Take one data message, in service order; return whether the connection took it.
+
+        False means the message was not delivered (a reliable connection whose buffer overflowed, closing it):
+        the service then does not log the delivery.
+        """
 
     def closed(self, reason: str | None) -> None:
         """Learn that the service closed the connection (not called when the client closed it)."""
@@ -38,7 +45,7 @@ class ServiceListener(Protocol):
     def on_open(self, connection: Connection) -> None: ...
 
     def on_deliveries(self, deliveries: list[Delivery]) -> None:
-        """The deliveries of one send, in order (called once per send that reached anyone)."""
+        """The deliveries of one send that connections took, in order (called once per send that reached anyone)."""
 
     def on_close(self, connection: Connection, reason: str | None) -> None: ...
 
@@ -91,8 +98,20 @@ class WebPubSubService:
             self._hub_names[hub] = state
         return state
 
+    def _lookup(self, hub: str) -> Hub:
+        """The state of ``hub`` (validated) if a connection ever opened in it, else a fresh empty one nobody keeps."""
+        state = self._hub_names.get(hub)
+        if state is not None:
+            return state
+        key = names.check_hub(hub)
+        state = self._hubs.get(key)
+        if state is None:
+            return Hub(key)
+        self._hub_names[hub] = state
+        return state
+
     def hubs(self) -> list[Hub]:
-        """Every hub used so far (empty ones included)."""
+        """Every hub a connection opened in (hubs emptied since included)."""
         return list(self._hubs.values())
 
     def snapshot(self, hub: str) -> HubSnapshot:
@@ -103,20 +122,20 @@ class WebPubSubService:
 
     def connection_exists(self, hub: str, connection_id: str) -> bool:
         names.check_connection_id(connection_id)
-        return connection_id in self.hub(hub).connections
+        return connection_id in self._lookup(hub).connections
 
     def user_exists(self, hub: str, user_id: str) -> bool:
         names.check_user_id(user_id)
-        return user_id in self.hub(hub).users
+        return user_id in self._lookup(hub).users
 
     def group_exists(self, hub: str, group: str) -> bool:
         names.check_group(group)
-        return group in self.hub(hub).groups
+        return group in self._lookup(hub).groups
 
     def group_members(self, hub: str, group: str) -> list[Connection]:
         """The members of ``group`` ordered by connection id (the order paging relies on)."""
         names.check_group(group)
-        members = self.hub(hub).groups.get(group, {})
+        members = self._lookup(hub).groups.get(group, {})
         return [members[key] for key in sorted(members)]
 
     # -- connection lifecycle ---------------------------------------------------------------------------
@@ -154,20 +173,20 @@ class WebPubSubService:
     def close_connection(self, hub: str, connection_id: str, *, reason: str | None = None) -> None:
         """Close one connection; unknown ids are ignored, as the service does (204)."""
         names.check_connection_id(connection_id)
-        connection = self.hub(hub).connections.get(connection_id)
+        connection = self._lookup(hub).connections.get(connection_id)
         if connection is not None:
             self._close(connection, reason, notify_endpoint=True)
 
     def close_all(self, hub: str, *, excluded: Collection[str] = (), reason: str | None = None) -> None:
-        self._close_many(self.hub(hub).connections.values(), excluded, reason)
+        self._close_many(self._lookup(hub).connections.values(), excluded, reason)
 
     def close_group(self, hub: str, group: str, *, excluded: Collection[str] = (), reason: str | None = None) -> None:
         names.check_group(group)
-        self._close_many(self.hub(hub).groups.get(group, {}).values(), excluded, reason)
+        self._close_many(self._lookup(hub).groups.get(group, {}).values(), excluded, reason)
 
     def close_user(self, hub: str, user_id: str, *, excluded: Collection[str] = (), reason: str | None = None) -> None:
         names.check_user_id(user_id)
-        self._close_many(self.hub(hub).users.get(user_id, {}).values(), excluded, reason)
+        self._close_many(self._lookup(hub).users.get(user_id, {}).values(), excluded, reason)
 
     def client_closed(self, connection: Connection, reason: str | None = None) -> None:
         """The client side ended the connection: drop it without notifying its own endpoint."""
@@ -180,12 +199,12 @@ class WebPubSubService:
         self, hub: str, message: Message, *, excluded: Collection[str] = (), filter: str | None = None
     ) -> None:
         matcher = _compile(filter)
-        self._fan_out(self.hub(hub).connections.values(), message, "server", excluded=excluded, matcher=matcher)
+        self._fan_out(self._lookup(hub).connections.values(), message, "server", excluded=excluded, matcher=matcher)
 
     def send_to_user(self, hub: str, user_id: str, message: Message, *, filter: str | None = None) -> None:
         names.check_user_id(user_id)
         matcher = _compile(filter)
-        self._fan_out(self.hub(hub).users.get(user_id, {}).values(), message, "server", matcher=matcher)
+        self._fan_out(self._lookup(hub).users.get(user_id, {}).values(), message, "server", matcher=matcher)
 
     def send_to_group(
         self,
@@ -199,14 +218,14 @@ class WebPubSubService:
     ) -> None:
         names.check_group(group)
         matcher = _compile(filter)
-        members = self.hub(hub).groups.get(group, {}).values()
+        members = self._lookup(hub).groups.get(group, {}).values()
         self._fan_out(
             members, message, "group", group=group, excluded=excluded, matcher=matcher, from_user_id=from_user_id
         )
 
     def send_to_connection(self, hub: str, connection_id: str, message: Message) -> None:
         names.check_connection_id(connection_id)
-        connection = self.hub(hub).connections.get(connection_id)
+        connection = self._lookup(hub).connections.get(connection_id)
         if connection is not None:
             self._fan_out((connection,), message, "server")
 
@@ -215,7 +234,7 @@ class WebPubSubService:
     def add_connection_to_group(self, hub: str, group: str, connection_id: str) -> None:
         names.check_group(group)
         names.check_connection_id(connection_id)
-        state = self.hub(hub)
+        state = self._lookup(hub)
         connection = state.connections.get(connection_id)
         if connection is None:
             raise NotFoundError("Connection", connection_id, level="Error")
@@ -224,24 +243,24 @@ class WebPubSubService:
     def remove_connection_from_group(self, hub: str, group: str, connection_id: str) -> None:
         names.check_group(group)
         names.check_connection_id(connection_id)
-        state = self.hub(hub)
+        state = self._lookup(hub)
         connection = state.connections.get(connection_id)
         if connection is not None:
             self._leave(state, connection, group)
 
     def remove_connection_from_all_groups(self, hub: str, connection_id: str) -> None:
         names.check_connection_id(connection_id)
-        state = self.hub(hub)
+        state = self._lookup(hub)
         connection = state.connections.get(connection_id)
         if connection is not None:
             for group in list(connection.groups):
                 self._leave(state, connection, group)
 
     def add_user_to_group(self, hub: str, group: str, user_id: str) -> None:
-        """Add the user's *current* connections; 404 when the user has none (contract §10.15)."""
+        """Add the user's *current* connections; 404 when the user has none (docs/service-behaviour.md §10.15)."""
         names.check_group(group)
         names.check_user_id(user_id)
-        state = self.hub(hub)
+        state = self._lookup(hub)
         connections = state.users.get(user_id)
         if not connections:
             raise NotFoundError("User", user_id)
@@ -251,13 +270,13 @@ class WebPubSubService:
     def remove_user_from_group(self, hub: str, group: str, user_id: str) -> None:
         names.check_group(group)
         names.check_user_id(user_id)
-        state = self.hub(hub)
+        state = self._lookup(hub)
         for connection in list(state.users.get(user_id, {}).values()):
             self._leave(state, connection, group)
 
     def remove_user_from_all_groups(self, hub: str, user_id: str) -> None:
         names.check_user_id(user_id)
-        state = self.hub(hub)
+        state = self._lookup(hub)
         for connection in list(state.users.get(user_id, {}).values()):
             for group in list(connection.groups):
                 self._leave(state, connection, group)
@@ -275,7 +294,7 @@ class WebPubSubService:
     ) -> None:
         checked = _check_group_list(groups)
         matcher = _compile(filter)
-        state = self.hub(hub)
+        state = self._lookup(hub)
         for connection in list(state.connections.values()):
             if matcher is None or matcher.matches(_Candidate(connection)):
                 for group in checked:
@@ -318,7 +337,7 @@ class WebPubSubService:
         names.check_connection_id(connection_id)
         if target is not None:
             names.check_group(target, parameter="targetName")
-        connection = self.hub(hub).connections.get(connection_id)
+        connection = self._lookup(hub).connections.get(connection_id)
         if connection is not None:
             connection.permissions.revoke(permission, target)
 
@@ -332,7 +351,7 @@ class WebPubSubService:
         names.check_connection_id(connection_id)
         if target is not None:
             names.check_group(target, parameter="targetName")
-        connection = self.hub(hub).connections.get(connection_id)
+        connection = self._lookup(hub).connections.get(connection_id)
         if connection is None:
             raise NotFoundError("Connection", connection_id, level="Info")
         return connection.permissions
@@ -387,19 +406,17 @@ class WebPubSubService:
             recipients = [connection for connection in recipients if connection.connection_id not in skip]
         if matcher is not None:
             recipients = [connection for connection in recipients if matcher.matches(_Candidate(connection))]
-        hub = recipients[0].hub if recipients else ""
         deliveries = []
         for connection in recipients:
-            delivery = _new_delivery((hub, connection.connection_id, connection.user_id, message, source, group, from_user_id))
-            connection.endpoint.deliver(delivery)
-            deliveries.append(delivery)
+            delivery = Delivery(
+                connection.hub, connection.connection_id, connection.user_id, message, source, group, from_user_id
+            )
+            # ``is not False``: an endpoint written before ``deliver`` returned a bool answers None and took it.
+            if connection.endpoint.deliver(delivery) is not False:
+                deliveries.append(delivery)
         if deliveries:
             for listener in self._listeners:
                 listener.on_deliveries(deliveries)
-
-
-_new_delivery = functools.partial(tuple.__new__, Delivery)
-"""``Delivery`` built without the Python-level ``__new__``: this runs once per recipient of every send."""
 
 
 class _Candidate:

@@ -2,13 +2,18 @@
 
 Order of checks, as a request meets them: route (404/405) → injected fault → authentication (401) →
 api-version (400) → handler. Every call is recorded as a :class:`RestCall`, refused ones included.
+
+No exception escapes :meth:`RestDispatcher.dispatch`: a refusal the core raises becomes the service's status and
+error body; anything else (a bug in the fake) becomes a 500 with the same body shape, recorded with its traceback
+in :attr:`RestCall.error`.
 """
 
 from __future__ import annotations
 
 import json
+import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 from urllib.parse import parse_qs
 
 from .. import _tokens
@@ -21,12 +26,10 @@ from .._core.errors import (
     WebPubSubError,
 )
 from .._core.service import WebPubSubService
-from . import handlers
 from .handlers import JSON_CONTENT_TYPE, RestContext
 from .http import FakeRequest, FakeResponse
 from .routes import LATEST_API_VERSION, ROUTES, SUPPORTED_API_VERSIONS, Route, resolve
 
-_HANDLERS: dict[str, Callable[[RestContext], FakeResponse]] = {route.name: getattr(handlers, route.name) for route in ROUTES}
 HUB_HEADERS = {
     "api-supported-versions": ", ".join(SUPPORTED_API_VERSIONS),
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
@@ -44,7 +47,8 @@ _STATUS = {
 class RestCall:
     """One REST call the fake answered: the operation (None when no route matched), request, response.
 
-    ``error`` says why a call was refused (the reason of a 401 is not in the service's empty body).
+    ``error`` says why a call was refused (the reason of a 401 is not in the service's empty body); for a 500
+    (a bug in the fake) it holds the traceback.
     """
 
     operation: str | None
@@ -54,6 +58,7 @@ class RestCall:
 
     @property
     def status_code(self) -> int:
+        """The status of the answer."""
         return self.response.status_code
 
     def __str__(self) -> str:
@@ -71,6 +76,7 @@ class Fault:
     retry_after: float | None = None
 
     def response(self) -> FakeResponse:
+        """The answer of the faulted call: empty, with ``Retry-After`` when set."""
         headers = {"Content-Length": "0"}
         if self.retry_after is not None:
             headers["Retry-After"] = f"{self.retry_after:g}"
@@ -89,24 +95,28 @@ class RestDispatcher:
         self.faults: list[Fault] = []
 
     def dispatch(self, request: FakeRequest) -> FakeResponse:
-        resolution = resolve(request.method, request.parts.path)
-        route = resolution.route
+        """Answer one request as the service would, and record it in :attr:`calls`; never raises."""
+        route: Route | None = None
         error: str | None = None
-        if route is None:
-            response, error = self._no_route(request, resolution.allowed_methods)
-        else:
-            fault = self._take_fault(route.name)
-            if fault is not None:
-                response, error = fault.response(), f"injected fault {fault.status}"
+        try:
+            resolution = resolve(request.method, request.parts.path)
+            route = resolution.route
+            if route is None:
+                response, error = self._no_route(request, resolution.allowed_methods)
             else:
-                try:
-                    response = self._handle(route, resolution.params, request)
-                except UnauthorizedError as refused:
-                    response, error = FakeResponse(401), refused.message
-                except WebPubSubError as refused:
-                    response, error = self._error(route, request, refused), refused.message
-            # Every handler answers with a fresh headers dict, completed here before anyone sees it.
-            response.headers.update(HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS)  # type: ignore[attr-defined]
+                fault = self._take_fault(route.name)
+                if fault is not None:
+                    response, error = fault.response(), f"injected fault {fault.status}"
+                else:
+                    try:
+                        response = self._handle(route, resolution.params, request)
+                    except UnauthorizedError as refused:
+                        response, error = FakeResponse(401), refused.message
+                    except WebPubSubError as refused:
+                        response, error = self._error(request, refused), refused.message
+                response = _with_headers(response, HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS)
+        except Exception:  # a bug in the fake: the caller gets the service's 500, the test the traceback
+            response, error = self._internal_error(request), traceback.format_exc()
         self.calls.append(RestCall(route.name if route else None, request, response, error))
         return response
 
@@ -115,7 +125,7 @@ class RestDispatcher:
         if route.name != "get_service_status":
             _tokens.verify_rest_token(request.header("Authorization"), url=request.url, keys=self._keys, now=now)
         query = parse_qs(request.parts.query, keep_blank_values=True)
-        if route.hub_scoped:  # health answers 200 whatever the api-version (contract §1.3 row 1)
+        if route.hub_scoped:  # health answers 200 whatever the api-version (docs/service-behaviour.md §1.3 row 1)
             _check_api_version(route, request, query.get("api-version", []))
         context = RestContext(
             service=self._service,
@@ -126,7 +136,8 @@ class RestDispatcher:
             signing_key=self._keys[0],
             now=now,
         )
-        return _HANDLERS[route.name](context)
+        assert route.handler is not None  # every route in the table is declared by its handler
+        return route.handler(context)
 
     def _take_fault(self, operation: str) -> Fault | None:
         for fault in self.faults:
@@ -138,15 +149,14 @@ class RestDispatcher:
         return None
 
     @staticmethod
-    def _error(route: Route, request: FakeRequest, error: WebPubSubError) -> FakeResponse:
-        body = json.dumps(
-            {"code": error.code, "message": error.message, "target": error.target, "details": None, "inner": None},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
-        headers = {"Content-Type": JSON_CONTENT_TYPE, "x-ms-error-code": error.code, "Content-Length": str(len(body))}
+    def _error(request: FakeRequest, error: WebPubSubError) -> FakeResponse:
         status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
-        return FakeResponse(status, headers, b"" if request.method == "HEAD" else body)
+        return _error_response(request, status, error.code, error.message, error.target)
+
+    @staticmethod
+    def _internal_error(request: FakeRequest) -> FakeResponse:
+        response = _error_response(request, 500, INTERNAL_ERROR_CODE, "An internal server error occurred.", None)
+        return _with_headers(response, HEALTH_HEADERS)
 
     @staticmethod
     def _no_route(request: FakeRequest, allowed: tuple[str, ...]) -> tuple[FakeResponse, str]:
@@ -154,7 +164,31 @@ class RestDispatcher:
             headers = {"Allow": ", ".join(allowed), "Content-Length": "0"}
             return FakeResponse(405, headers), f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
         known = "\n".join(f"  - {route.method} {route.template}" for route in ROUTES)
-        return FakeResponse(404, {"Content-Length": "0"}), f"no REST operation has this path; known operations:\n{known}"
+        reason = f"no REST operation has this path; known operations:\n{known}"
+        return FakeResponse(404, {"Content-Length": "0"}), reason
+
+
+INTERNAL_ERROR_CODE = "Error.InternalServerError"
+"""The code of the fake's 500 answer (the service's own 500 body is not recorded; its error bodies have this shape)."""
+
+
+def _error_response(request: FakeRequest, status: int, code: str, message: str, target: str | None) -> FakeResponse:
+    """The service's error answer: ``{"code","message","target","details","inner"}`` and ``x-ms-error-code``."""
+    body = json.dumps(
+        {"code": code, "message": message, "target": target, "details": None, "inner": None},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode("utf-8", "backslashreplace")
+    headers = {"Content-Type": JSON_CONTENT_TYPE, "x-ms-error-code": code, "Content-Length": str(len(body))}
+    return FakeResponse(status, headers, b"" if request.method == "HEAD" else body)
+
+
+def _with_headers(response: FakeResponse, headers: dict[str, str]) -> FakeResponse:
+    """``response`` with ``headers`` added (handlers answer with fresh dicts, so this completes them in place)."""
+    if isinstance(response.headers, dict):
+        response.headers.update(headers)
+        return response
+    return FakeResponse(response.status_code, {**response.headers, **headers}, response.body)
 
 
 def _check_api_version(route: Route, request: FakeRequest, values: list[str]) -> None:

@@ -1,7 +1,8 @@
 """One small function per REST operation: read parameters, call the service, shape the answer.
 
 Handlers raise the core's :class:`WebPubSubError` subclasses; ``dispatch`` turns them into status codes and
-error bodies. Success codes are exactly the recorded ones (contract §1.1, §10.1).
+error bodies. Success codes are exactly the recorded ones (docs/service-behaviour.md §1.1, §10.1). Each handler
+declares its route with :func:`~.routes.route`; the decorators fill the one route table as this module is imported.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlencode, urlsplit
 
 from .. import _tokens
-from .._core import names
+from .._core import jsontext, names
 from .._core.errors import BadRequestError, NotFoundError, UnsupportedMediaTypeError
 from .._core.model import DataType, Message
 from .._core.service import WebPubSubService
 from .http import FakeRequest, FakeResponse
+from .routes import HUB, route
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _MEDIA_TYPES: dict[str, DataType] = {
@@ -51,9 +53,17 @@ class RestContext:
         return values[0]
 
     def many(self, name: str) -> list[str]:
+        """Every value of a repeatable query parameter, in order."""
         return self.query.get(name, [])
 
+    @overload
+    def integer(self, name: str, bounds: tuple[int, int | None], default: int) -> int: ...
+
+    @overload
+    def integer(self, name: str, bounds: tuple[int, int | None], default: None = None) -> int | None: ...
+
     def integer(self, name: str, bounds: tuple[int, int | None], default: int | None = None) -> int | None:
+        """The single value of an integer query parameter within ``bounds`` (``default`` when absent); else 400."""
         raw = self.one(name)
         return default if raw is None else names.check_int(name, raw, bounds)
 
@@ -109,7 +119,7 @@ def read_message(ctx: RestContext) -> Message:
             raise BadRequestError(f"The request body is not valid UTF-8 for '{media_type}'.") from None
         if data_type == "json":
             try:
-                json.loads(text)
+                jsontext.loads(text)
             except ValueError:
                 raise BadRequestError("The request body is not a valid JSON.") from None
     return Message(body, data_type)
@@ -126,7 +136,7 @@ def read_groups_body(ctx: RestContext) -> tuple[list[str], str | None]:
     if media_type != "application/json":
         raise UnsupportedMediaTypeError(f"The content type '{media_type}' is not supported: use application/json")
     try:
-        body = json.loads(ctx.request.body or b"null")
+        body = jsontext.loads(ctx.request.body or b"null")
     except ValueError:
         raise BadRequestError("The request body is not a valid JSON.") from None
     if not isinstance(body, dict):
@@ -143,10 +153,12 @@ def read_groups_body(ctx: RestContext) -> tuple[list[str], str | None]:
 # -- operations ----------------------------------------------------------------------------------------
 
 
+@route("get_service_status", "HEAD", "/api/health")
 def get_service_status(ctx: RestContext) -> FakeResponse:
     return FakeResponse(200)
 
 
+@route("send_to_all", "POST", HUB + "/:send")
 def send_to_all(ctx: RestContext) -> FakeResponse:
     send_options(ctx)
     message = read_message(ctx)
@@ -154,6 +166,7 @@ def send_to_all(ctx: RestContext) -> FakeResponse:
     return accepted()
 
 
+@route("send_to_user", "POST", HUB + "/users/{userId}/:send")
 def send_to_user(ctx: RestContext) -> FakeResponse:
     send_options(ctx)
     message = read_message(ctx)
@@ -161,6 +174,7 @@ def send_to_user(ctx: RestContext) -> FakeResponse:
     return accepted()
 
 
+@route("send_to_group", "POST", HUB + "/groups/{group}/:send")
 def send_to_group(ctx: RestContext) -> FakeResponse:
     send_options(ctx)
     message = read_message(ctx)
@@ -170,6 +184,7 @@ def send_to_group(ctx: RestContext) -> FakeResponse:
     return accepted()
 
 
+@route("send_to_connection", "POST", HUB + "/connections/{connectionId}/:send")
 def send_to_connection(ctx: RestContext) -> FakeResponse:
     send_options(ctx)
     message = read_message(ctx)
@@ -177,11 +192,13 @@ def send_to_connection(ctx: RestContext) -> FakeResponse:
     return accepted()
 
 
+@route("close_all_connections", "POST", HUB + "/:closeConnections")
 def close_all_connections(ctx: RestContext) -> FakeResponse:
     ctx.service.close_all(ctx.params["hub"], excluded=ctx.many("excluded"), reason=ctx.one("reason"))
     return no_content()
 
 
+@route("close_group_connections", "POST", HUB + "/groups/{group}/:closeConnections")
 def close_group_connections(ctx: RestContext) -> FakeResponse:
     ctx.service.close_group(
         ctx.params["hub"], ctx.params["group"], excluded=ctx.many("excluded"), reason=ctx.one("reason")
@@ -189,6 +206,7 @@ def close_group_connections(ctx: RestContext) -> FakeResponse:
     return no_content()
 
 
+@route("close_user_connections", "POST", HUB + "/users/{userId}/:closeConnections")
 def close_user_connections(ctx: RestContext) -> FakeResponse:
     ctx.service.close_user(
         ctx.params["hub"], ctx.params["userId"], excluded=ctx.many("excluded"), reason=ctx.one("reason")
@@ -196,69 +214,82 @@ def close_user_connections(ctx: RestContext) -> FakeResponse:
     return no_content()
 
 
+@route("close_connection", "DELETE", HUB + "/connections/{connectionId}")
 def close_connection(ctx: RestContext) -> FakeResponse:
     ctx.service.close_connection(ctx.params["hub"], ctx.params["connectionId"], reason=ctx.one("reason"))
     return no_content()
 
 
+@route("connection_exists", "HEAD", HUB + "/connections/{connectionId}")
 def connection_exists(ctx: RestContext) -> FakeResponse:
     connection_id = ctx.params["connectionId"]
     found = ctx.service.connection_exists(ctx.params["hub"], connection_id)
     return exists(found, NotFoundError("Connection", connection_id))
 
 
+@route("user_exists", "HEAD", HUB + "/users/{userId}")
 def user_exists(ctx: RestContext) -> FakeResponse:
     user_id = ctx.params["userId"]
     return exists(ctx.service.user_exists(ctx.params["hub"], user_id), NotFoundError("User", user_id))
 
 
+@route("group_exists", "HEAD", HUB + "/groups/{group}")
 def group_exists(ctx: RestContext) -> FakeResponse:
     group = ctx.params["group"]
     return exists(ctx.service.group_exists(ctx.params["hub"], group), NotFoundError("Group", group))
 
 
+@route("add_connection_to_group", "PUT", HUB + "/groups/{group}/connections/{connectionId}")
 def add_connection_to_group(ctx: RestContext) -> FakeResponse:
     ctx.service.add_connection_to_group(ctx.params["hub"], ctx.params["group"], ctx.params["connectionId"])
     return ok()
 
 
+@route("remove_connection_from_group", "DELETE", HUB + "/groups/{group}/connections/{connectionId}")
 def remove_connection_from_group(ctx: RestContext) -> FakeResponse:
     ctx.service.remove_connection_from_group(ctx.params["hub"], ctx.params["group"], ctx.params["connectionId"])
     return no_content()
 
 
+@route("remove_connection_from_all_groups", "DELETE", HUB + "/connections/{connectionId}/groups", "2022-11-01")
 def remove_connection_from_all_groups(ctx: RestContext) -> FakeResponse:
     ctx.service.remove_connection_from_all_groups(ctx.params["hub"], ctx.params["connectionId"])
     return no_content()
 
 
+@route("add_user_to_group", "PUT", HUB + "/users/{userId}/groups/{group}")
 def add_user_to_group(ctx: RestContext) -> FakeResponse:
     ctx.service.add_user_to_group(ctx.params["hub"], ctx.params["group"], ctx.params["userId"])
     return ok()
 
 
+@route("remove_user_from_group", "DELETE", HUB + "/users/{userId}/groups/{group}")
 def remove_user_from_group(ctx: RestContext) -> FakeResponse:
     ctx.service.remove_user_from_group(ctx.params["hub"], ctx.params["group"], ctx.params["userId"])
     return no_content()
 
 
+@route("remove_user_from_all_groups", "DELETE", HUB + "/users/{userId}/groups")
 def remove_user_from_all_groups(ctx: RestContext) -> FakeResponse:
     ctx.service.remove_user_from_all_groups(ctx.params["hub"], ctx.params["userId"])
     return no_content()
 
 
+@route("add_connections_to_groups", "POST", HUB + "/:addToGroups", "2023-07-01")
 def add_connections_to_groups(ctx: RestContext) -> FakeResponse:
     groups, filter_text = read_groups_body(ctx)
     ctx.service.add_to_groups(ctx.params["hub"], groups, filter=filter_text)
     return ok()
 
 
+@route("remove_connections_from_groups", "POST", HUB + "/:removeFromGroups", "2023-07-01")
 def remove_connections_from_groups(ctx: RestContext) -> FakeResponse:
     groups, filter_text = read_groups_body(ctx)
     ctx.service.remove_from_groups(ctx.params["hub"], groups, filter=filter_text)
     return ok()
 
 
+@route("list_connections", "GET", HUB + "/groups/{group}/connections", "2024-12-01")
 def list_connections(ctx: RestContext) -> FakeResponse:
     """One page of group members, ordered by connection id; ``top`` caps the total across pages."""
     page_size = ctx.integer("maxpagesize", names.MAX_PAGE_SIZE_RANGE, DEFAULT_PAGE_SIZE)
@@ -304,18 +335,21 @@ def _target(ctx: RestContext) -> str | None:
     return ctx.one("targetName")
 
 
+@route("grant_permission", "PUT", HUB + "/permissions/{permission}/connections/{connectionId}")
 def grant_permission(ctx: RestContext) -> FakeResponse:
     hub, permission, connection_id = ctx.params["hub"], ctx.params["permission"], ctx.params["connectionId"]
     ctx.service.grant_permission(hub, permission, connection_id, target=_target(ctx))
     return ok()
 
 
+@route("revoke_permission", "DELETE", HUB + "/permissions/{permission}/connections/{connectionId}")
 def revoke_permission(ctx: RestContext) -> FakeResponse:
     hub, permission, connection_id = ctx.params["hub"], ctx.params["permission"], ctx.params["connectionId"]
     ctx.service.revoke_permission(hub, permission, connection_id, target=_target(ctx))
     return no_content()
 
 
+@route("has_permission", "HEAD", HUB + "/permissions/{permission}/connections/{connectionId}")
 def has_permission(ctx: RestContext) -> FakeResponse:
     hub, permission, connection_id = ctx.params["hub"], ctx.params["permission"], ctx.params["connectionId"]
     target = _target(ctx)
@@ -324,6 +358,7 @@ def has_permission(ctx: RestContext) -> FakeResponse:
     return exists(allowed, denied)
 
 
+@route("get_client_access_token", "POST", HUB + "/:generateToken")
 def get_client_access_token(ctx: RestContext) -> FakeResponse:
     """``:generateToken``: mint a client access token signed with the access key."""
     hub = ctx.params["hub"]
@@ -339,7 +374,7 @@ def get_client_access_token(ctx: RestContext) -> FakeResponse:
         user_id=ctx.one("userId"),
         roles=ctx.many("role"),
         groups=groups,
-        minutes_to_expire=minutes or 60,
+        minutes_to_expire=minutes,
         client_type=client_type,
     )
     return json_body({"token": token}, content_length=False)

@@ -1,28 +1,42 @@
-"""The 25 REST operations of api-version 2024-12-01 as one table (contract §1.3).
+"""The route table of the 25 REST operations of api-version 2024-12-01 (docs/service-behaviour.md §1.3).
 
-Each route names its method, its path template, the first api-version that has it and its handler. The
-table drives dispatch, the 405/404 answers and the coverage test against the SDK's operation list.
+Each handler in :mod:`handlers` declares its own route with the :func:`route` decorator: the SDK method it serves
+(its name), the HTTP method, the path template and the first api-version that has it. The one table, :data:`ROUTES`,
+drives dispatch, the 405/404 answers and the coverage test against the SDK's operation list. Registering a name,
+or a method and path, twice raises at import.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, TypeVar, overload
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from .handlers import RestContext
+    from .http import FakeResponse
+
+    Handler = Callable[[RestContext], FakeResponse]
 
 SUPPORTED_API_VERSIONS = ("2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01", "2024-12-01")
 LATEST_API_VERSION = SUPPORTED_API_VERSIONS[-1]
+HUB = "/api/hubs/{hub}"
+"""The prefix of every hub-scoped template."""
+
+_H = TypeVar("_H", bound="Handler")
 
 
 @dataclass(frozen=True)
 class Route:
-    """One REST operation: ``name`` is the SDK method it serves."""
+    """One REST operation: ``name`` is the SDK method it serves, ``handler`` the function that answers it."""
 
     name: str
     method: str
     template: str
     since: str = SUPPORTED_API_VERSIONS[0]
+    handler: Handler | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def segments(self) -> tuple[str, ...]:
@@ -45,36 +59,6 @@ class Route:
         return params
 
 
-_HUB = "/api/hubs/{hub}"
-ROUTES: tuple[Route, ...] = (
-    Route("get_service_status", "HEAD", "/api/health"),
-    Route("send_to_all", "POST", _HUB + "/:send"),
-    Route("send_to_user", "POST", _HUB + "/users/{userId}/:send"),
-    Route("send_to_group", "POST", _HUB + "/groups/{group}/:send"),
-    Route("send_to_connection", "POST", _HUB + "/connections/{connectionId}/:send"),
-    Route("close_all_connections", "POST", _HUB + "/:closeConnections"),
-    Route("close_group_connections", "POST", _HUB + "/groups/{group}/:closeConnections"),
-    Route("close_user_connections", "POST", _HUB + "/users/{userId}/:closeConnections"),
-    Route("close_connection", "DELETE", _HUB + "/connections/{connectionId}"),
-    Route("connection_exists", "HEAD", _HUB + "/connections/{connectionId}"),
-    Route("user_exists", "HEAD", _HUB + "/users/{userId}"),
-    Route("group_exists", "HEAD", _HUB + "/groups/{group}"),
-    Route("add_connection_to_group", "PUT", _HUB + "/groups/{group}/connections/{connectionId}"),
-    Route("remove_connection_from_group", "DELETE", _HUB + "/groups/{group}/connections/{connectionId}"),
-    Route("remove_connection_from_all_groups", "DELETE", _HUB + "/connections/{connectionId}/groups", "2022-11-01"),
-    Route("add_user_to_group", "PUT", _HUB + "/users/{userId}/groups/{group}"),
-    Route("remove_user_from_group", "DELETE", _HUB + "/users/{userId}/groups/{group}"),
-    Route("remove_user_from_all_groups", "DELETE", _HUB + "/users/{userId}/groups"),
-    Route("add_connections_to_groups", "POST", _HUB + "/:addToGroups", "2023-07-01"),
-    Route("remove_connections_from_groups", "POST", _HUB + "/:removeFromGroups", "2023-07-01"),
-    Route("list_connections", "GET", _HUB + "/groups/{group}/connections", "2024-12-01"),
-    Route("grant_permission", "PUT", _HUB + "/permissions/{permission}/connections/{connectionId}"),
-    Route("revoke_permission", "DELETE", _HUB + "/permissions/{permission}/connections/{connectionId}"),
-    Route("has_permission", "HEAD", _HUB + "/permissions/{permission}/connections/{connectionId}"),
-    Route("get_client_access_token", "POST", _HUB + "/:generateToken"),
-)
-
-
 @dataclass(frozen=True)
 class Resolution:
     """The outcome of routing: a route and its parameters, or the methods the path allows."""
@@ -84,30 +68,71 @@ class Resolution:
     allowed_methods: tuple[str, ...] = ()
 
 
-def _index(routes: Sequence[Route]) -> dict[tuple[int, str], tuple[Route, ...]]:
-    """Routes by (segment count, last segment), the last segment being ``*`` where it is a parameter."""
-    index: dict[tuple[int, str], list[Route]] = {}
-    for route in routes:
+class RouteTable(Sequence[Route]):
+    """The registered routes in declaration order, indexed by (segment count, last literal segment)."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {}
+        self._index: dict[tuple[int, str], tuple[Route, ...]] = {}
+
+    def route(
+        self, name: str, method: str, template: str, since: str = SUPPORTED_API_VERSIONS[0]
+    ) -> Callable[[_H], _H]:
+        """Decorate the handler of the operation ``name`` (the SDK method), answering ``method template``."""
+
+        def register(handler: _H) -> _H:
+            self.add(Route(name, method.upper(), template, since, handler))
+            return handler
+
+        return register
+
+    def add(self, route: Route) -> None:
+        """Register one route; a name or a method and template registered before raise :class:`ValueError`."""
+        if route.name in self._routes:
+            raise ValueError(f"the REST operation {route.name!r} is declared twice")
+        same_place = (route.method, route.template)
+        clash = next((r for r in self._routes.values() if (r.method, r.template) == same_place), None)
+        if clash is not None:
+            raise ValueError(f"{route.method} {route.template} is declared by both {clash.name!r} and {route.name!r}")
+        if route.since not in SUPPORTED_API_VERSIONS:
+            raise ValueError(f"{route.name!r}: unknown api-version {route.since!r}")
+        self._routes[route.name] = route
         last = route.segments[-1]
-        index.setdefault((len(route.segments), "*" if last.startswith("{") else last), []).append(route)
-    return {key: tuple(candidates) for key, candidates in index.items()}
+        key = (len(route.segments), "*" if last.startswith("{") else last)
+        self._index[key] = (*self._index.get(key, ()), route)
+
+    def resolve(self, method: str, raw_path: str) -> Resolution:
+        """Find the route for a method and a percent-encoded path."""
+        raw_segments = raw_path.strip("/").split("/")
+        count = len(raw_segments)
+        candidates = self._index.get((count, raw_segments[-1]), ()) + self._index.get((count, "*"), ())
+        allowed: list[str] = []
+        for route in candidates:
+            params = route.match(raw_segments)
+            if params is None:
+                continue
+            if route.method == method.upper():
+                return Resolution(route, params)
+            allowed.append(route.method)
+        return Resolution(None, {}, tuple(allowed))
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self._routes.values())
+
+    @overload
+    def __getitem__(self, index: int) -> Route: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Route]: ...
+
+    def __getitem__(self, index: int | slice) -> Route | Sequence[Route]:
+        return list(self._routes.values())[index]
 
 
-_ROUTE_INDEX = _index(ROUTES)
-
-
-def resolve(method: str, raw_path: str) -> Resolution:
-    """Find the route for a method and a percent-encoded path."""
-    raw_segments = raw_path.strip("/").split("/")
-    count = len(raw_segments)
-    candidates = _ROUTE_INDEX.get((count, raw_segments[-1]), ()) + _ROUTE_INDEX.get((count, "*"), ())
-    allowed: list[str] = []
-    for route in candidates:
-        params = route.match(raw_segments)
-        if params is None:
-            continue
-        if route.method == method.upper():
-            return Resolution(route, params)
-        allowed.append(route.method)
-    return Resolution(None, {}, tuple(allowed))
-
+ROUTES = RouteTable()
+"""Every REST operation, filled by the :func:`route` decorators of :mod:`handlers` as it is imported."""
+route = ROUTES.route
+resolve = ROUTES.resolve

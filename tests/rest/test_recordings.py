@@ -9,7 +9,7 @@ State the recording implies is created on the way (see :class:`Replay`): a conne
 group listing is a WebSocket client the test had opened; the fake opens one with the token it minted for the
 recording's last ``:generateToken`` call (or an anonymous member of the group when the recording has none), and
 maps the real id to the fake's id for the rest of the file. The real ``Warning.Group.NotExisted`` body is unknown
-(contract §9.3), so only its status and code are compared.
+(docs/service-behaviour.md §9.3), so only its status and code are compared.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def test_the_recordings_exercise_every_route() -> None:
         ("Warning.User.NotExisted", 404, "121"),
     ],
 )
-def test_the_recorded_404_lengths_the_contract_quotes(code: str, status: int, length: str) -> None:
+def test_the_recorded_404_lengths(code: str, status: int, length: str) -> None:
     found = [
         entry
         for path in FILES
