@@ -38,6 +38,8 @@ from hypothesis.stateful import (
     rule,
 )
 
+from step_count import StepCounter
+
 from pytest_webpubsub import FakeWebPubSub
 from pytest_webpubsub._core.errors import NotFoundError
 from pytest_webpubsub._core.model import Message
@@ -165,9 +167,15 @@ class ClientMachine(RuleBasedStateMachine):
         self.sdk = self.fake.service_client(HUB)
         self.model: list[ModelClient] = []
         self.counter = 0
+        self.steps = StepCounter(type(self).__name__)
 
     def teardown(self) -> None:
+        self.steps.record()
         self.fake.stop()
+
+    @invariant()
+    def count_steps(self) -> None:
+        self.steps.check()
 
     # -- helpers ----------------------------------------------------------------------------------------
 
@@ -523,4 +531,5 @@ def record_of(frame: dict[str, Any]) -> Record:
 
 
 TestClientMachine = ClientMachine.TestCase
-TestClientMachine.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+# max_examples and stateful_step_count come from the hypothesis profile (tests/conftest.py)
+TestClientMachine.settings = settings(deadline=None)

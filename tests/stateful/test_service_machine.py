@@ -7,7 +7,6 @@ received messages with :mod:`reference_model`.
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import pytest
@@ -15,6 +14,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, initialize, invariant, multiple, rule
 from reference_model import NotFound, ReferenceModel
+from step_count import StepCounter
 
 from pytest_webpubsub._core.clock import CountingIds
 from pytest_webpubsub._core.errors import NotFoundError
@@ -44,8 +44,9 @@ class Recorder:
         self.deliveries: list[Delivery] = []
         self.close_notices: list[str | None] = []
 
-    def deliver(self, delivery: Delivery) -> None:
+    def deliver(self, delivery: Delivery) -> bool:
         self.deliveries.append(delivery)
+        return True
 
     def closed(self, reason: str | None) -> None:
         self.close_notices.append(reason)
@@ -65,6 +66,14 @@ class ServiceMachine(RuleBasedStateMachine):
         self.connections: dict[str, Connection] = {}
         self.opened_in: dict[str, str] = {}
         self.sent = 0
+        self.steps = StepCounter(type(self).__name__)
+
+    def teardown(self) -> None:
+        self.steps.record()
+
+    @invariant()
+    def count_steps(self) -> None:
+        self.steps.check()
 
     # -- helpers ----------------------------------------------------------------------------------------
 
@@ -271,9 +280,6 @@ class ServiceMachine(RuleBasedStateMachine):
                 assert members == sorted(group_view.get(group, ())), "members are listed in connection id order"
 
 
-ServiceMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("STATEFUL_MAX_EXAMPLES", "150")),
-    stateful_step_count=40,
-    deadline=None,
-)
+# max_examples and stateful_step_count come from the hypothesis profile (tests/conftest.py)
+ServiceMachine.TestCase.settings = settings(deadline=None)
 test_service_machine = ServiceMachine.TestCase
