@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import jwt
@@ -225,6 +226,82 @@ def test_accepted_rest_tokens(authorization: str) -> None:
 def test_refused_rest_tokens(authorization: str | None) -> None:
     with pytest.raises(UnauthorizedError):
         verify_rest_token(authorization, url=REST_URL, keys=[KEY, SECOND_KEY], now=NOW)
+
+
+# ------------------------------------------------------------------ key tokens and Entra tokens, hostile claims
+
+ENTRA = "https://webpubsub.azure.com"
+
+
+def raw_token(payload: str, header: str = '{"alg":"HS256","typ":"JWT"}', signature: bytes = b"not-checked") -> str:
+    """A JWT assembled by hand: any header, any payload text (NaN, deep nesting), any signature."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return ".".join((part(header.encode()), part(payload.encode()), part(signature)))
+
+
+def entra_token(exp: str = str(NOW + 60), *, alg: str = "RS256", aud: str = ENTRA, extra: str = "") -> str:
+    """What Entra ID issues for the scope https://webpubsub.azure.com/.default (signature not checkable offline)."""
+    return raw_token(f'{{"aud":"{aud}","exp":{exp}{extra}}}', f'{{"alg":"{alg}","typ":"JWT","kid":"some-entra-key"}}')
+
+
+def check_rest(token_text: str) -> None:
+    verify_rest_token("Bearer " + token_text, url=REST_URL, keys=[KEY, SECOND_KEY], now=NOW)
+
+
+@pytest.mark.parametrize(
+    "token_text",
+    [
+        pytest.param(entra_token(), id="entra_rs256"),
+        pytest.param(entra_token(aud=ENTRA + "/"), id="entra_rs256_trailing_slash"),
+        pytest.param(entra_token(alg="ES256"), id="entra_any_alg"),
+        pytest.param(entra_token(alg="none"), id="entra_alg_none"),
+        pytest.param(entra_token(extra=f',"nbf":{NOW}'), id="entra_nbf_now"),
+        pytest.param(rest_token(ENTRA, key=OTHER_KEY), id="entra_hs256_not_signed_with_an_access_key"),
+        pytest.param(rest_token(), id="key_token"),
+        pytest.param(rest_token(exp=NOW + 0.5), id="key_token_fractional_exp"),
+    ],
+)
+def test_the_token_rule_accepts(token_text: str) -> None:
+    check_rest(token_text)
+
+
+@pytest.mark.parametrize(
+    ("token_text", "reason"),
+    [
+        pytest.param(entra_token("-Infinity"), "not a finite number", id="exp_minus_infinity"),
+        pytest.param(entra_token("Infinity"), "not a finite number", id="exp_infinity"),
+        pytest.param(entra_token("NaN"), "not a finite number", id="exp_nan_never_expires_otherwise"),
+        pytest.param(entra_token("1e999"), "not a finite number", id="exp_overflowing_float"),
+        pytest.param(entra_token("true"), "not a finite number", id="exp_boolean"),
+        pytest.param(entra_token('"2100-01-01"'), "not a finite number", id="exp_string"),
+        pytest.param(entra_token("null"), "not a finite number", id="exp_null"),
+        pytest.param(entra_token(str(NOW)), "expired", id="entra_expired_now"),
+        pytest.param(entra_token(extra=f',"nbf":{NOW + 1}'), "not valid before", id="entra_not_yet_valid"),
+        pytest.param(entra_token(extra=',"nbf":NaN'), "'nbf' claim is not a finite number", id="entra_nbf_nan"),
+        pytest.param(entra_token(aud="https://management.azure.com"), "Entra ID audience", id="entra_other_audience"),
+        pytest.param(rest_token(ENTRA), "does not match the request URL", id="key_token_naming_entra"),
+        pytest.param(raw_token(f'{{"aud":"{REST_URL}","exp":{NOW + 60}}}', header='{"alg":"RS256"}'),
+                     "Entra ID audience", id="rs256_naming_the_url"),
+        pytest.param(raw_token("[" * 100_000 + "]" * 100_000), "not a valid JWT", id="deep_payload"),
+        pytest.param(raw_token("{}", header="[" * 100_000 + "]" * 100_000), "not a valid JWT", id="deep_header"),
+        pytest.param(raw_token("[1]"), "not a valid JWT", id="payload_not_an_object"),
+        pytest.param("a\ud800.b.c", "not a valid JWT", id="lone_surrogate"),
+        pytest.param("\u00e9.\u00e9.\u00e9", "not a valid JWT", id="non_ascii"),
+    ],
+)
+def test_the_token_rule_refuses_with_a_reason(token_text: str, reason: str) -> None:
+    with pytest.raises(UnauthorizedError) as refused:
+        check_rest(token_text)
+    assert reason in refused.value.message
+
+
+def test_non_finite_claims_refuse_key_tokens_too() -> None:
+    for exp in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(UnauthorizedError, match="not a finite number"):
+            check_rest(rest_token(exp=exp))
 
 
 # ------------------------------------------------------------------------------------------ minted tokens

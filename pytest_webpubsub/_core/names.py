@@ -19,7 +19,8 @@ TOP_RANGE = (1, 2147483647)
 MINUTES_TO_EXPIRE_MIN = 1
 CLIENT_TYPES = ("Default", "MQTT", "SocketIO")
 INT32_RANGE = (-(2**31), 2**31 - 1)
-_INTEGER = re.compile(r"-?[0-9]{1,10}")
+_INTEGER = re.compile(r"(-?)0*([0-9]{1,10})")
+"""Leading zeros are fine; more significant digits than a 32-bit integer has are not worth converting."""
 
 
 def check_hub(hub: str) -> str:
@@ -74,9 +75,10 @@ def check_int(name: str, raw: str, bounds: tuple[int, int | None]) -> int:
     spaces, ``_`` separators or non-ASCII digits, all of which Python's ``int()`` accepts), within the 32-bit range.
     """
     low, high = bounds
-    if not _INTEGER.fullmatch(raw) or not INT32_RANGE[0] <= int(raw) <= INT32_RANGE[1]:
+    match = _INTEGER.fullmatch(raw)
+    value = int(match[1] + match[2]) if match else None
+    if value is None or not INT32_RANGE[0] <= value <= INT32_RANGE[1]:
         raise BadRequestError(f"The value '{raw}' of '{name}' is not a valid integer", target=name)
-    value = int(raw)
     if value < low or (high is not None and value > high):
         allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise BadRequestError(f"The value {value} of '{name}' is out of range: it must be {allowed}", target=name)

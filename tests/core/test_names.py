@@ -164,6 +164,10 @@ def test_unknown_permissions_are_bad_requests(permission: str) -> None:
         ("top", "2147483647", names.TOP_RANGE, 2147483647),
         ("minutesToExpire", "1", (names.MINUTES_TO_EXPIRE_MIN, None), 1),
         ("minutesToExpire", "525600", (names.MINUTES_TO_EXPIRE_MIN, None), 525600),
+        ("minutesToExpire", "2147483647", (names.MINUTES_TO_EXPIRE_MIN, None), 2147483647),
+        ("messageTtlSeconds", "007", names.MESSAGE_TTL_RANGE, 7),
+        ("messageTtlSeconds", "-0", names.MESSAGE_TTL_RANGE, 0),
+        ("minutesToExpire", "0" * 5000 + "5", (names.MINUTES_TO_EXPIRE_MIN, None), 5),
     ],
 )
 def test_integers_within_range_are_parsed(name: str, raw: str, bounds, expected: int) -> None:  # type: ignore[no-untyped-def]
@@ -184,6 +188,19 @@ def test_integers_within_range_are_parsed(name: str, raw: str, bounds, expected:
         ("top", "2147483648", names.TOP_RANGE),
         ("minutesToExpire", "0", (names.MINUTES_TO_EXPIRE_MIN, None)),
         ("minutesToExpire", "-5", (names.MINUTES_TO_EXPIRE_MIN, None)),
+        # looser than the service in Python's int(): separators, spaces, signs, non-ASCII digits
+        ("messageTtlSeconds", "1_0", names.MESSAGE_TTL_RANGE),
+        ("messageTtlSeconds", " 5", names.MESSAGE_TTL_RANGE),
+        ("messageTtlSeconds", "5 ", names.MESSAGE_TTL_RANGE),
+        ("messageTtlSeconds", "5\n", names.MESSAGE_TTL_RANGE),
+        ("messageTtlSeconds", "+5", names.MESSAGE_TTL_RANGE),
+        ("messageTtlSeconds", "\u0665", names.MESSAGE_TTL_RANGE),  # ARABIC-INDIC DIGIT FIVE
+        ("messageTtlSeconds", "\uff15", names.MESSAGE_TTL_RANGE),  # FULLWIDTH DIGIT FIVE
+        ("messageTtlSeconds", "--5", names.MESSAGE_TTL_RANGE),
+        ("messageTtlSeconds", "-", names.MESSAGE_TTL_RANGE),
+        # beyond the service's 32-bit integers, and too long to be worth converting
+        ("minutesToExpire", "2147483648", (names.MINUTES_TO_EXPIRE_MIN, None)),
+        ("minutesToExpire", "9" * 5000, (names.MINUTES_TO_EXPIRE_MIN, None)),
     ],
 )
 def test_integers_out_of_range_or_malformed_are_bad_requests_naming_the_parameter(

@@ -24,8 +24,9 @@ class Endpoint:
         self.deliveries: list[Delivery] = []
         self.closes: list[str | None] = []
 
-    def deliver(self, delivery: Delivery) -> None:
+    def deliver(self, delivery: Delivery) -> bool:
         self.deliveries.append(delivery)
+        return True
 
     def closed(self, reason: str | None) -> None:
         self.closes.append(reason)
@@ -57,7 +58,7 @@ def receivers(*connections: Connection) -> dict[str, int]:
 def snapshot(service: WebPubSubService) -> dict[str, Any]:
     """Everything observable about the state: connections, group and user indexes, memberships, permissions.
 
-    Empty hubs are left out: hubs are created implicitly by any lookup and hold nothing.
+    Empty hubs are left out: a hub whose connections all closed stays listed and holds nothing.
     """
     state: dict[str, Any] = {}
     for hub in service.hubs():
@@ -719,3 +720,112 @@ def test_refused_open_connection_consumes_no_connection_id() -> None:
     assert refused_first.open_connection("hub", Endpoint()).connection_id == fresh.open_connection(
         "hub", Endpoint()
     ).connection_id
+
+
+# ------------------------------------------------------------------------------ deliveries an endpoint refuses
+
+
+class RefusingEndpoint(Endpoint):
+    """A connection that cannot take messages (a reliable connection whose buffer overflowed)."""
+
+    def deliver(self, delivery: Delivery) -> bool:
+        self.deliveries.append(delivery)
+        return False
+
+
+def test_a_delivery_the_endpoint_refuses_is_not_logged(service: WebPubSubService, log: DeliveryLog) -> None:
+    taker = connect(service, groups=["g"])
+    refuser = service.open_connection("hub", RefusingEndpoint(), groups=["g"])
+    service.send_to_group("hub", "g", TEXT)
+    service.send_to_connection("hub", refuser.connection_id, TEXT)
+    assert [d.connection_id for d in log.deliveries] == [taker.connection_id]
+    assert log.delivery_count == 1
+    assert [d.connection_id for d in got(refuser)] == [refuser.connection_id] * 2, "it was offered both"
+
+
+def test_a_send_every_endpoint_refuses_reaches_no_listener(service: WebPubSubService) -> None:
+    calls: list[list[Delivery]] = []
+
+    class Listener:
+        def on_open(self, connection: Connection) -> None: ...
+
+        def on_deliveries(self, deliveries: list[Delivery]) -> None:
+            calls.append(deliveries)
+
+        def on_close(self, connection: Connection, reason: str | None) -> None: ...
+
+    service = WebPubSubService(listeners=[Listener()])
+    service.open_connection("hub", RefusingEndpoint())
+    service.send_to_all("hub", TEXT)
+    assert calls == []
+
+
+def test_an_endpoint_closing_itself_while_taking_a_message_does_not_disturb_the_fan_out(
+    service: WebPubSubService, log: DeliveryLog
+) -> None:
+    """What a reliable connection does on overflow: it asks the service to close it and refuses the message."""
+
+    class Overflowing(Endpoint):
+        def deliver(self, delivery: Delivery) -> bool:
+            service.close_connection(delivery.hub, delivery.connection_id, reason="full")
+            return False
+
+    first = connect(service)
+    overflowing = service.open_connection("hub", Overflowing())
+    last = connect(service)
+    service.send_to_all("hub", TEXT)
+    assert [d.connection_id for d in log.deliveries] == [first.connection_id, last.connection_id]
+    assert overflowing.is_open is False
+    assert overflowing.endpoint.closes == ["full"]  # type: ignore[attr-defined]
+
+
+def test_deliveries_are_plain_named_tuples(service: WebPubSubService, log: DeliveryLog) -> None:
+    connection = connect(service, user_id="u", groups=["g"])
+    service.send_to_group("hub", "g", TEXT, from_user_id="sender")
+    (delivery,) = log.deliveries
+    assert type(delivery) is Delivery
+    assert delivery == Delivery("hub", connection.connection_id, "u", TEXT, "group", "g", "sender")
+    assert delivery._asdict()["from_user_id"] == "sender"
+
+
+# --------------------------------------------------------------------------------- unknown hubs leave no trace
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.connection_exists("ghost", "c"),
+        lambda s: s.user_exists("ghost", "u"),
+        lambda s: s.group_exists("ghost", "g"),
+        lambda s: s.group_members("ghost", "g"),
+        lambda s: s.send_to_all("ghost", TEXT),
+        lambda s: s.send_to_user("ghost", "u", TEXT),
+        lambda s: s.send_to_group("ghost", "g", TEXT),
+        lambda s: s.send_to_connection("ghost", "c", TEXT),
+        lambda s: s.close_all("ghost"),
+        lambda s: s.close_group("ghost", "g"),
+        lambda s: s.close_user("ghost", "u"),
+        lambda s: s.close_connection("ghost", "c"),
+        lambda s: s.remove_connection_from_group("ghost", "g", "c"),
+        lambda s: s.remove_connection_from_all_groups("ghost", "c"),
+        lambda s: s.remove_user_from_group("ghost", "g", "u"),
+        lambda s: s.remove_user_from_all_groups("ghost", "u"),
+        lambda s: s.add_to_groups("ghost", ["g"]),
+        lambda s: s.remove_from_groups("ghost", ["g"]),
+        lambda s: s.revoke_permission("ghost", "sendToGroup", "c"),
+        lambda s: s.add_connection_to_group("ghost", "g", "c"),
+        lambda s: s.add_user_to_group("ghost", "g", "u"),
+        lambda s: s.grant_permission("ghost", "sendToGroup", "c"),
+        lambda s: s.has_permission("ghost", "sendToGroup", "c"),
+    ],
+)
+def test_operations_on_a_hub_no_connection_opened_in_create_nothing(
+    service: WebPubSubService, log: DeliveryLog, call: Callable[[WebPubSubService], Any]
+) -> None:
+    connect(service, "chat", user_id="u", groups=["g"])
+    try:
+        call(service)
+    except NotFoundError:
+        pass  # a 404 must leave no trace either
+    assert [hub.name for hub in service.hubs()] == ["chat"]
+    assert log.deliveries == ()

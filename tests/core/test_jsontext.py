@@ -1,0 +1,89 @@
+"""The strict JSON reader: RFC 8259 text as the service accepts it, and a ValueError for everything else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_webpubsub._core import jsontext
+from pytest_webpubsub._core.jsontext import MAX_DEPTH
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[1]", [1]),
+        (b'{"a": [1, 2.5, null, true, "x"]}', {"a": [1, 2.5, None, True, "x"]}),
+        (" \t\r\n1 \n", 1),
+        ('"\\ud83d\\ude00"', "\U0001f600"),  # an escaped surrogate pair is one character
+        ("\"\U0001f600\"", "\U0001f600"),
+        ('"\\\\ud800"', "\\ud800"),  # an escaped backslash: no surrogate here
+        ("[" * MAX_DEPTH + "]" * MAX_DEPTH, json.loads("[" * MAX_DEPTH + "]" * MAX_DEPTH)),
+        ('["' + "[" * 1000 + '"]', ["[" * 1000]),  # brackets inside strings are not nesting
+        ('{"a":' * (MAX_DEPTH - 1) + "{}" + "}" * (MAX_DEPTH - 1), json.loads('{"a":' * 63 + "{}" + "}" * 63)),
+    ],
+)
+def test_json_texts_are_read(text: str | bytes, expected: Any) -> None:
+    assert jsontext.loads(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[1]x",
+        "{'a': 1}",
+        "NaN",
+        "[Infinity]",
+        '{"a": -Infinity}',
+        "[" * 100_000,  # RecursionError in json.loads
+        "[" * 100_000 + "]" * 100_000,
+        "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),
+        '{"a":' * MAX_DEPTH + "{}" + "}" * MAX_DEPTH,
+        '"\\ud800"',  # an escaped lone high surrogate
+        '"\\udc00x"',  # an escaped lone low surrogate
+        '["\\ud800", "\\ude00"]',  # two halves in different strings are two lone surrogates
+        '"\ud800"',  # a raw lone surrogate in str input
+        b"\xff",  # invalid UTF-8
+        b'"\xed\xa0\x80"',  # an encoded surrogate is invalid UTF-8
+        b"\xff\xfe[\x001\x00]\x00",  # UTF-16 with a BOM: json.loads(bytes) would read it
+        b"\xef\xbb\xbf[1]",  # a UTF-8 BOM
+        '"a\x00b"',  # control characters must be escaped
+    ],
+)
+def test_what_the_service_would_refuse_is_a_value_error(text: str | bytes) -> None:
+    with pytest.raises(ValueError):  # ValueError, nothing else, is the whole promise
+        jsontext.loads(text)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_every_json_value_round_trips(value: Any) -> None:
+    assert jsontext.loads(json.dumps(value)) == value
+    assert jsontext.loads(json.dumps(value, ensure_ascii=False).encode()) == value
+
+
+@given(st.binary(max_size=64) | st.text(max_size=64).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_any_bytes_give_a_value_or_a_value_error(data: bytes) -> None:
+    try:
+        jsontext.loads(data)
+    except ValueError:
+        pass
+
+
+@given(st.text(alphabet="[]{}\":,1 \\u", max_size=400))
+def test_bracket_soup_never_raises_anything_but_value_error(text: str) -> None:
+    try:
+        jsontext.loads(text * 50)
+    except ValueError:
+        pass
