@@ -19,15 +19,20 @@ class FakeRequest:
 
     @cached_property
     def parts(self) -> SplitResult:
+        """The URL split into scheme, host, path, query and fragment (computed once)."""
         return urlsplit(self.url)
 
-    @cached_property
-    def _lower_headers(self) -> dict[str, str]:
-        return {key.lower(): value for key, value in self.headers.items()}
-
     def header(self, name: str) -> str | None:
-        """Return a header value, matching the name case-insensitively."""
-        return self._lower_headers.get(name.lower())
+        """Return a header value, matching the name case-insensitively.
+
+        A scan rather than a cached lower-cased copy: every request is kept in ``rest_calls``, and a copy of its
+        headers would be kept with it (about 600 bytes a call), for the two or three lookups dispatch makes.
+        """
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
 
     def query(self) -> list[tuple[str, str]]:
         """Return the decoded query parameters in order, repeated keys kept."""
@@ -44,6 +49,7 @@ class FakeResponse:
 
     @property
     def reason(self) -> str:
+        """The reason phrase of the status (empty for an unusual status)."""
         return _REASONS.get(self.status_code, "")
 
 
