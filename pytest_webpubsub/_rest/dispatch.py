@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -84,15 +85,36 @@ class Fault:
 
 
 class RestDispatcher:
-    """The REST surface of one fake service."""
+    """The REST surface of one fake service.
 
-    def __init__(self, service: WebPubSubService, *, endpoint: str, keys: Sequence[str], clock: Clock) -> None:
+    Every call is kept in :attr:`calls` (about 1.5 KB each, the request's headers and body included); a long test
+    can keep only the most recent ``max_calls`` or :meth:`clear_calls`, while :attr:`call_count` counts them all.
+    """
+
+    def __init__(
+        self,
+        service: WebPubSubService,
+        *,
+        endpoint: str,
+        keys: Sequence[str],
+        clock: Clock,
+        max_calls: int | None = None,
+    ) -> None:
+        if max_calls is not None and max_calls < 0:
+            raise ValueError(f"max_calls must be None or at least 0, not {max_calls}")
         self._service = service
         self._endpoint = endpoint
         self._keys = tuple(keys)
         self._clock = clock
-        self.calls: list[RestCall] = []
+        self.calls: deque[RestCall] = deque(maxlen=max_calls)
+        """The calls answered so far, oldest first (the most recent ``max_calls`` when bounded)."""
+        self.call_count = 0
+        """Every call answered since the start, the forgotten ones included."""
         self.faults: list[Fault] = []
+
+    def clear_calls(self) -> None:
+        """Forget the recorded calls (``call_count`` keeps counting)."""
+        self.calls.clear()
 
     def dispatch(self, request: FakeRequest) -> FakeResponse:
         """Answer one request as the service would, and record it in :attr:`calls`; never raises."""
@@ -118,6 +140,7 @@ class RestDispatcher:
         except Exception:  # a bug in the fake: the caller gets the service's 500, the test the traceback
             response, error = self._internal_error(request), traceback.format_exc()
         self.calls.append(RestCall(route.name if route else None, request, response, error))
+        self.call_count += 1
         return response
 
     def _handle(self, route: Route, params: dict[str, str], request: FakeRequest) -> FakeResponse:

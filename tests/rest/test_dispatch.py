@@ -1108,3 +1108,23 @@ def test_every_call_is_recorded_with_its_operation(fake: FakeWebPubSub, rest) ->
         (None, 404),
     ]
     assert str(calls[1]).startswith("POST https://fake.webpubsub.azure.com/api/hubs/hub/:send?api-version=2024-12-01 -> 401")
+
+
+# ----------------------------------------------------------------------------------------- bounded call log
+
+
+def test_the_dispatcher_can_keep_only_the_most_recent_calls_and_still_count_them_all() -> None:
+    from pytest_webpubsub._core.service import WebPubSubService
+    from pytest_webpubsub._rest.dispatch import RestDispatcher
+    from pytest_webpubsub._rest.http import FakeRequest
+
+    endpoint = "https://fake.webpubsub.azure.com"
+    dispatcher = RestDispatcher(WebPubSubService(), endpoint=endpoint, keys=["k" * 32], clock=lambda: 0.0, max_calls=2)
+    for index in range(3):
+        dispatcher.dispatch(FakeRequest("HEAD", f"{endpoint}/api/health?n={index}", {}))
+    assert [call.request.url[-1] for call in dispatcher.calls] == ["1", "2"]
+    assert dispatcher.call_count == 3
+    dispatcher.clear_calls()
+    assert list(dispatcher.calls) == [] and dispatcher.call_count == 3
+    with pytest.raises(ValueError, match="max_calls"):
+        RestDispatcher(WebPubSubService(), endpoint=endpoint, keys=["k"], clock=lambda: 0.0, max_calls=-1)
