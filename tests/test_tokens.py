@@ -94,7 +94,7 @@ def test_client_endpoint_forms(client_url: str) -> None:
     [
         ("/client/hubs/Chat", AUDIENCE),
         ("/client/hubs/chat", f"https://{HOST}/client/hubs/CHAT"),
-        ("/client/hubs/chat", f"https://FAKE.WebPubSub.azure.com/client/hubs/chat"),
+        ("/client/hubs/chat", "https://FAKE.WebPubSub.azure.com/client/hubs/chat"),
         ("/client/hubs/chat", AUDIENCE + "/"),
         ("/client/hubs/chat", AUDIENCE + "?ignored=1"),
     ],

@@ -1,4 +1,5 @@
-"""Name and parameter rules (docs/service-behaviour.md §2): each rule accepts exactly its range and refuses with a 400-style error."""
+"""Name and parameter rules (docs/service-behaviour.md §2): each rule accepts exactly its range and refuses with a
+400-style error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Unit tests of the pure core (docs/service-behaviour.md §1.3, §1.4, §2, §2.1, §4, §8, §10): ``WebPubSubService`` without HTTP.
+"""Unit tests of the pure core, ``WebPubSubService`` without HTTP (docs/service-behaviour.md §1.3, §1.4, §2, §2.1,
+§4, §8, §10).
 
 Groups and users are derived views over connections; every refused call must leave the state untouched.
 """
@@ -205,7 +206,9 @@ def test_send_to_all_reaches_every_connection_of_the_hub_once(service: WebPubSub
     a, b, c = connect(service), connect(service, user_id="u"), connect(service, groups=["g"])
     other = connect(service, "other")
     service.send_to_all("hub", TEXT)
-    assert receivers(a, b, c, other) == {a.connection_id: 1, b.connection_id: 1, c.connection_id: 1, other.connection_id: 0}
+    assert receivers(a, b, c, other) == {
+        a.connection_id: 1, b.connection_id: 1, c.connection_id: 1, other.connection_id: 0
+    }
     delivery = got(a)[0]
     assert (delivery.source, delivery.group, delivery.from_user_id, delivery.message) == ("server", None, None, TEXT)
 
@@ -259,7 +262,9 @@ def test_send_to_connection_reaches_only_that_connection(service: WebPubSubServi
         pytest.param(lambda s: s.send_to_connection("hub", "fake-connection-id", TEXT), id="unknown_connection"),
     ],
 )
-def test_sends_to_nobody_succeed_silently(service: WebPubSubService, log: DeliveryLog, send: Callable[[Any], None]) -> None:
+def test_sends_to_nobody_succeed_silently(
+    service: WebPubSubService, log: DeliveryLog, send: Callable[[Any], None]
+) -> None:
     send(service)
     assert log.deliveries == ()
 
@@ -464,7 +469,8 @@ def test_add_connection_to_unknown_connection_is_error_connection_not_existed(se
     "remove",
     [
         pytest.param(lambda s, cid: s.remove_connection_from_group("hub", "other", cid), id="not_a_member"),
-        pytest.param(lambda s, cid: s.remove_connection_from_group("hub", "g", "fake-connection-id"), id="unknown_conn"),
+        pytest.param(lambda s, cid: s.remove_connection_from_group("hub", "g", "fake-connection-id"),
+            id="unknown_conn"),
         pytest.param(lambda s, cid: s.remove_connection_from_all_groups("hub", "fake-connection-id"), id="unknown_all"),
         pytest.param(lambda s, cid: s.remove_user_from_group("hub", "g", "fake-user"), id="unknown_user"),
         pytest.param(lambda s, cid: s.remove_user_from_all_groups("hub", "fake-user"), id="unknown_user_all"),
@@ -662,7 +668,8 @@ def test_revoke_on_unknown_connection_is_a_no_op(service: WebPubSubService) -> N
 @pytest.mark.parametrize(
     ("call", "target"),
     [
-        pytest.param(lambda s, cid: s.open_connection("hub", Endpoint(), groups=["ok", "  "]), "group", id="open_ws_group"),
+        pytest.param(lambda s, cid: s.open_connection("hub", Endpoint(),
+            groups=["ok", "  "]), "group", id="open_ws_group"),
         pytest.param(lambda s, cid: s.open_connection("1hub", Endpoint()), "hub", id="open_bad_hub"),
         pytest.param(lambda s, cid: s.add_connection_to_group("hub", "", cid), "group", id="add_empty_group"),
         pytest.param(lambda s, cid: s.add_connection_to_group("hub", "a\nb", cid), "group", id="add_newline_group"),
@@ -674,12 +681,15 @@ def test_revoke_on_unknown_connection_is_a_no_op(service: WebPubSubService) -> N
         pytest.param(lambda s, cid: s.remove_connection_from_group("hub", " ", cid), "group", id="remove_ws_group"),
         pytest.param(lambda s, cid: s.remove_user_from_group("hub", "g", ""), "userId", id="remove_user_empty"),
         pytest.param(lambda s, cid: s.remove_user_from_all_groups("hub", ""), "userId", id="remove_user_all_empty"),
-        pytest.param(lambda s, cid: s.remove_connection_from_all_groups("hub", ""), "connectionId", id="remove_all_empty"),
+        pytest.param(lambda s, cid: s.remove_connection_from_all_groups("hub", ""),
+            "connectionId", id="remove_all_empty"),
         pytest.param(lambda s, cid: s.add_to_groups("hub", []), "groups", id="bulk_add_no_groups"),
         pytest.param(lambda s, cid: s.add_to_groups("hub", ["new", ""]), "groups", id="bulk_add_one_bad_group"),
-        pytest.param(lambda s, cid: s.add_to_groups("hub", ["new"], filter="userId eq"), "filter", id="bulk_add_bad_filter"),
+        pytest.param(lambda s, cid: s.add_to_groups("hub", ["new"], filter="userId eq"),
+            "filter", id="bulk_add_bad_filter"),
         pytest.param(lambda s, cid: s.remove_from_groups("hub", []), "groups", id="bulk_remove_no_groups"),
-        pytest.param(lambda s, cid: s.remove_from_groups("hub", ["g"], filter="(("), "filter", id="bulk_remove_bad_filter"),
+        pytest.param(lambda s, cid: s.remove_from_groups("hub", ["g"], filter="(("),
+            "filter", id="bulk_remove_bad_filter"),
         pytest.param(lambda s, cid: s.remove_from_groups("hub", ["g", "\n"]), "groups", id="bulk_remove_bad_group"),
         pytest.param(lambda s, cid: s.close_group("hub", "   "), "group", id="close_ws_group"),
         pytest.param(lambda s, cid: s.close_user("hub", ""), "userId", id="close_empty_user"),
@@ -690,10 +700,13 @@ def test_revoke_on_unknown_connection_is_a_no_op(service: WebPubSubService) -> N
         pytest.param(lambda s, cid: s.send_to_all("x" * 129, TEXT), "hub", id="send_all_long_hub"),
         pytest.param(lambda s, cid: s.send_to_connection("hub", "", TEXT), "connectionId", id="send_conn_empty"),
         pytest.param(lambda s, cid: s.grant_permission("hub", "admin", cid, target="g"), "permission", id="grant_bad"),
-        pytest.param(lambda s, cid: s.grant_permission("hub", "sendToGroup", cid, target=" "), "targetName", id="grant_ws_target"),
-        pytest.param(lambda s, cid: s.revoke_permission("hub", "sendToGroup", cid, target=""), "targetName", id="revoke_empty_target"),
+        pytest.param(lambda s, cid: s.grant_permission("hub", "sendToGroup", cid, target=" "),
+            "targetName", id="grant_ws_target"),
+        pytest.param(lambda s, cid: s.revoke_permission("hub", "sendToGroup", cid, target=""),
+            "targetName", id="revoke_empty_target"),
         pytest.param(lambda s, cid: s.revoke_permission("hub", "send", cid), "permission", id="revoke_bad"),
-        pytest.param(lambda s, cid: s.has_permission("hub", "joinLeaveGroup", "", target="g"), "connectionId", id="has_empty_conn"),
+        pytest.param(lambda s, cid: s.has_permission("hub", "joinLeaveGroup", "", target="g"),
+            "connectionId", id="has_empty_conn"),
     ],
 )
 def test_invalid_names_are_refused_before_any_state_change(

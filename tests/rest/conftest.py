@@ -6,7 +6,8 @@ access key; ``aud`` is the full request URL as sent (query included) and ``exp``
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 from urllib.parse import quote, urlencode
 
 import jwt

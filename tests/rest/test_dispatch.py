@@ -1,4 +1,5 @@
-"""The REST surface through ``FakeWebPubSub.handle(FakeRequest)`` (docs/service-behaviour.md §1, §2, §10, §11), no azure import.
+"""The REST surface through ``FakeWebPubSub.handle(FakeRequest)`` (docs/service-behaviour.md §1, §2, §10, §11), no
+azure import.
 
 Every request is signed like the Python SDK signs it (``conftest.RestCaller``). Status codes, headers and error
 bodies are compared byte for byte with what the recordings of the real service show.
@@ -155,7 +156,8 @@ def test_every_route_answers_its_exact_success_status_and_headers(fake: FakeWebP
     if case.framing == EMPTY_WITH_LENGTH:
         assert (header(response, "Content-Length"), response.body, header(response, "Content-Type")) == ("0", b"", None)
     elif case.framing == BARE:
-        assert (header(response, "Content-Length"), response.body, header(response, "Content-Type")) == (None, b"", None)
+        framing = (header(response, "Content-Length"), response.body, header(response, "Content-Type"))
+        assert framing == (None, b"", None)
     elif case.framing == JSON_WITH_LENGTH:
         assert header(response, "Content-Type") == JSON_UTF8
         assert header(response, "Content-Length") == str(len(response.body))
@@ -233,7 +235,9 @@ def test_404_bodies_are_byte_exact(
 @pytest.mark.parametrize(
     ("path", "query", "code", "length"),
     [
-        pytest.param(HUB + "/connections/fake-connection-id", [], "Warning.Connection.NotExisted", 148, id="connection"),
+        pytest.param(
+            HUB + "/connections/fake-connection-id", [], "Warning.Connection.NotExisted", 148, id="connection"
+        ),
         pytest.param(HUB + "/connections/wdaAxv0BjzT30a4ca9VT0gIRUenQK02", [], "Warning.Connection.NotExisted", 161,
                      id="connection_31_chars"),
         pytest.param(HUB + "/users/fake-user", [], "Warning.User.NotExisted", 121, id="user"),
@@ -256,7 +260,8 @@ def test_head_404_has_no_body_but_the_length_and_code_of_the_body(
 
 @pytest.mark.parametrize("group", ["fake-group", "fake%20group", "live-group-not-exist"])
 def test_head_group_404_has_the_warning_code_and_no_body(rest, group: str) -> None:
-    # The real body of Warning.Group.NotExisted is unknown (docs/service-behaviour.md §9.3): only status and code are asserted.
+    # The real body of Warning.Group.NotExisted is unknown (docs/service-behaviour.md §9.3): only status and code
+    # are asserted.
     response = rest.call("HEAD", HUB + "/groups/" + group)
     assert (response.status_code, response.body, header(response, "x-ms-error-code")) == (
         404,
@@ -277,7 +282,8 @@ def test_grant_check_check_revoke_sequence_is_200_200_200_204(fake: FakeWebPubSu
     # the live recording's sequence
     cid = fake.connect("hub").connection_id
     path = HUB + f"/permissions/sendToGroup/connections/{cid}"
-    statuses = [rest.call(m, path, [("targetName", "group-live-1")]).status_code for m in ("PUT", "HEAD", "HEAD", "DELETE")]
+    methods = ("PUT", "HEAD", "HEAD", "DELETE")
+    statuses = [rest.call(m, path, [("targetName", "group-live-1")]).status_code for m in methods]
     assert statuses == [200, 200, 200, 204]
     assert rest.call("HEAD", path, [("targetName", "group-live-1")]).status_code == 404
 
@@ -761,7 +767,7 @@ def test_maxpagesize_and_top_bounds(rest, name: str, raw: str, status: int) -> N
 def test_listing_shows_user_id_null_for_anonymous_members_byte_exact(fake: FakeWebPubSub, rest) -> None:
     anonymous = fake.connect("hub", groups=["g"])
     response = rest.call("GET", HUB + "/groups/g/connections")
-    expected = ('{"value":[{"connectionId":"%s","userId":null}]}' % anonymous.connection_id).encode()
+    expected = (f'{{"value":[{{"connectionId":"{anonymous.connection_id}","userId":null}}]}}').encode()
     assert response.body == expected
     assert header(response, "Content-Length") == "76"
 
@@ -779,7 +785,9 @@ def test_listing_shows_user_ids_and_no_next_link_when_everything_fits(fake: Fake
 
 
 @pytest.mark.parametrize(("count", "length"), [(6, 401), (3, 206), (5, 336), (0, 12)])
-def test_listing_lengths_match_the_recorded_anonymous_listings(fake: FakeWebPubSub, rest, count: int, length: int) -> None:
+def test_listing_lengths_match_the_recorded_anonymous_listings(
+    fake: FakeWebPubSub, rest, count: int, length: int
+) -> None:
     for _ in range(count):
         fake.connect("hub", groups=["group1"])
     response = rest.call("GET", HUB + "/groups/group1/connections")
@@ -1107,7 +1115,8 @@ def test_every_call_is_recorded_with_its_operation(fake: FakeWebPubSub, rest) ->
         ("send_to_all", 401),
         (None, 404),
     ]
-    assert str(calls[1]).startswith("POST https://fake.webpubsub.azure.com/api/hubs/hub/:send?api-version=2024-12-01 -> 401")
+    url = "https://fake.webpubsub.azure.com/api/hubs/hub/:send?api-version=2024-12-01"
+    assert str(calls[1]).startswith(f"POST {url} -> 401")
 
 
 # ----------------------------------------------------------------------------------------- bounded call log
@@ -1119,7 +1128,9 @@ def test_the_dispatcher_can_keep_only_the_most_recent_calls_and_still_count_them
     from pytest_webpubsub._rest.http import FakeRequest
 
     endpoint = "https://fake.webpubsub.azure.com"
-    dispatcher = RestDispatcher(WebPubSubService(), endpoint=endpoint, keys=["k" * 32], clock=lambda: 0.0, max_calls=2)
+    dispatcher = RestDispatcher(
+        WebPubSubService(), endpoint=endpoint, keys=["k" * 32], clock=lambda: 0.0, max_calls=2
+    )
     for index in range(3):
         dispatcher.dispatch(FakeRequest("HEAD", f"{endpoint}/api/health?n={index}", {}))
     assert [call.request.url[-1] for call in dispatcher.calls] == ["1", "2"]

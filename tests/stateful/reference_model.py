@@ -8,13 +8,14 @@ users are derived views, so "no empty group or user" holds by construction. The 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Collection, Iterable, Optional, Tuple
+from typing import Optional
 
-Expected = Tuple[str, str, Optional[str]]
+Expected = tuple[str, str, Optional[str]]
 """One delivery as the model predicts it: (text, source, group)."""
 
-NotFound = Optional[Tuple[str, str]]
+NotFound = Optional[tuple[str, str]]
 
 
 @dataclass

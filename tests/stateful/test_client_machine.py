@@ -1,4 +1,5 @@
-"""Simulated clients and REST operations interleaved against a small model (docs/service-behaviour.md §4, §5.2–§5.4, §8).
+"""Simulated clients and REST operations interleaved against a small model (docs/service-behaviour.md §4,
+§5.2–§5.4, §8).
 
 A ``FakeWebPubSub`` (no network) is driven by JSON and reliable clients, some of which never acknowledge sequence
 ids, doing joinGroup/leaveGroup/sendToGroup with random ``noEcho`` and ``ackId`` values (reused ones included),
@@ -21,7 +22,7 @@ import base64
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from azure.core.exceptions import ResourceNotFoundError
 from hypothesis import settings
@@ -37,7 +38,6 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-
 from step_count import StepCounter
 
 from pytest_webpubsub import FakeWebPubSub
@@ -72,13 +72,14 @@ MIN_OPEN = 3
 """Closing rules wait for this many open clients, and new clients come while fewer are open: hypothesis tries
 the rules with the fewest arguments (close, drop) first and would otherwise end most runs with nobody left."""
 
-Record = Tuple[str, str, Any, Optional[str]]
+Record = tuple[str, str, Any, Optional[str]]
 """One group message as the model predicts a PubSub client sees it: (group, dataType, wire data, fromUserId)."""
 
 
 @dataclass
 class ModelPermission:
-    """One permission kind of one connection, from the role strings of docs/service-behaviour.md §4 and REST grants/revokes."""
+    """One permission kind of one connection, from the role strings (docs/service-behaviour.md §4) and REST
+    grants and revokes."""
 
     every: bool = False
     literal: set[str] = field(default_factory=set)
@@ -207,7 +208,13 @@ class ClientMachine(RuleBasedStateMachine):
         m.unacked.clear()
 
     def request(
-        self, m: ModelClient, kind: str, group: str, ack_id: int | None, send: Callable[[], Any], execute: Callable[[], None]
+        self,
+        m: ModelClient,
+        kind: str,
+        group: str,
+        ack_id: int | None,
+        send: Callable[[], Any],
+        execute: Callable[[], None],
     ) -> None:
         """A join/leave/send request: Duplicate, Forbidden or executed, as the model says; check the ack."""
         if not m.attached:
@@ -247,7 +254,9 @@ class ClientMachine(RuleBasedStateMachine):
     def another_client(self, config: tuple[Any, ...]) -> int:
         return self.connect(*config)
 
-    def connect(self, reliable: bool, auto_ack: bool, user: str | None, roles: tuple[str, ...], groups: set[str]) -> int:
+    def connect(
+        self, reliable: bool, auto_ack: bool, user: str | None, roles: tuple[str, ...], groups: set[str]
+    ) -> int:
         client = self.fake.connect(
             HUB, user_id=user, roles=roles, groups=sorted(groups),
             protocol=RELIABLE_JSON if reliable else JSON, auto_ack=auto_ack,
