@@ -44,7 +44,7 @@ def test_connected_is_the_first_and_only_frame_after_connect(webpubsub: FakeWebP
 def test_initial_groups_are_joined_before_any_frame(webpubsub: FakeWebPubSub) -> None:
     client = webpubsub.connect(HUB, user_id="alice", groups=["g"])
     assert client.groups == {"g"}
-    assert webpubsub.service.group_exists(HUB, "g") is True
+    assert webpubsub._service.group_exists(HUB, "g") is True
     assert client.frames == [connected(client)]
 
 
@@ -105,7 +105,7 @@ def test_join_and_leave_without_ack_still_take_effect(webpubsub: FakeWebPubSub) 
     assert client.groups == {"g"}
     assert client.leave_group("g", ack=False) is None
     assert client.groups == set()
-    assert webpubsub.service.group_exists(HUB, "g") is False
+    assert webpubsub._service.group_exists(HUB, "g") is False
 
 
 def test_leaving_a_group_one_is_not_in_succeeds(webpubsub: FakeWebPubSub) -> None:
@@ -381,7 +381,7 @@ def test_frames_that_are_not_protocol_messages_close_with_1007(webpubsub: FakeWe
     assert client.close_reason == INVALID_MESSAGE
     assert (client.is_open, client.is_attached) == (False, False)
     assert exists(webpubsub, client) is False
-    assert webpubsub.service.group_exists(HUB, "g") is False
+    assert webpubsub._service.group_exists(HUB, "g") is False
 
 
 INVALID_CONTENT = [
@@ -488,7 +488,7 @@ def test_the_other_connections_see_the_closed_one_leave_the_group(webpubsub: Fak
     webpubsub.service_client(HUB).send_to_group("g", "after", content_type="text/plain")
     assert good.frames == [connected(good), group_message("g", "text", "after")]
     assert bad.frames == [connected(bad), disconnected(INVALID_MESSAGE)]
-    assert [c.connection_id for c in webpubsub.service.group_members(HUB, "g")] == [good.connection_id]
+    assert [c.connection_id for c in webpubsub._service.group_members(HUB, "g")] == [good.connection_id]
 
 
 # ------------------------------------------------------------------------------------------------ closing

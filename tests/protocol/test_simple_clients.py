@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pytest_webpubsub import FakeWebPubSub
-from pytest_webpubsub._fake import ConnectionRefused
+from pytest_webpubsub import ConnectionRefused
 from pytest_webpubsub.clients import FakeClientConnection
 
 from .support import HUB, connected, exists, group_message

@@ -123,11 +123,11 @@ SUCCESS_CASES: dict[str, RouteCase] = {
     "grant_permission": RouteCase(
         "PUT", HUB + "/permissions/joinLeaveGroup/connections/{cid}", 200, EMPTY_WITH_LENGTH,
         query=[("targetName", "g9")],
-        effect=lambda fake, c: fake.service.has_permission("hub", "joinLeaveGroup", c.connection_id, target="g9"),
+        effect=lambda fake, c: fake._service.has_permission("hub", "joinLeaveGroup", c.connection_id, target="g9"),
     ),
     "revoke_permission": RouteCase(
         "DELETE", HUB + "/permissions/sendToGroup/connections/{cid}", 204, BARE, query=[("targetName", "g1")],
-        effect=lambda fake, c: not fake.service.has_permission("hub", "sendToGroup", c.connection_id, target="g1"),
+        effect=lambda fake, c: not fake._service.has_permission("hub", "sendToGroup", c.connection_id, target="g1"),
     ),
     "has_permission": RouteCase(
         "HEAD", HUB + "/permissions/sendToGroup/connections/{cid}", 200, BARE, query=[("targetName", "g1")]
@@ -1041,8 +1041,8 @@ def test_generated_token_opens_a_client_connection_with_its_identity(fake: FakeW
     token = generate(rest, query)["token"]
     client = fake.connect_url(f"wss://fake.webpubsub.azure.com/client/hubs/hub?access_token={token}")
     assert (client.user_id, client.groups) == ("alice", frozenset({"g1", "g2"}))
-    assert fake.service.has_permission("hub", "sendToGroup", client.connection_id, target="g1") is True
-    assert fake.service.has_permission("hub", "sendToGroup", client.connection_id, target="g2") is False
+    assert fake._service.has_permission("hub", "sendToGroup", client.connection_id, target="g1") is True
+    assert fake._service.has_permission("hub", "sendToGroup", client.connection_id, target="g2") is False
 
 
 # -------------------------------------------------------------------------------------------- injected faults

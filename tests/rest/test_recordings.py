@@ -89,7 +89,7 @@ class Replay:
         recorded_ids = [member["connectionId"] for member in recorded]
         if recorded_ids and not any(rid in self.ids for rid in recorded_ids):
             # an entirely new set of members: the test closed its previous clients (never named by a request)
-            current = [c.connection_id for c in self.fake.service.group_members(hub, group)]
+            current = [c.connection_id for c in self.fake._service.group_members(hub, group)]
             if current and all(cid in self.implicit and cid not in self.touched for cid in current):
                 for cid in current:
                     self.implicit[cid].close()
