@@ -12,7 +12,7 @@ State the recording implies is created on the way (see :class:`Replay`): a conne
 group listing is a WebSocket client the test had opened; the fake opens one with the token it minted for the
 recording's last ``:generateToken`` call (or an anonymous member of the group when the recording has none), and
 maps the real id to the fake's id for the rest of the file. The real ``Warning.Group.NotExisted`` body is unknown
-(docs/service-behaviour.md §9.3), so only its status and code are compared.
+(service-behaviour §9.3), so only its status and code are compared.
 """
 
 from __future__ import annotations
