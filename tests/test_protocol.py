@@ -1,4 +1,4 @@
-"""Service → client frames (contract §1.4, §5.1, §5.3, §5.4): exact text or bytes on the wire."""
+"""Service → client frames (service-behaviour §1.4, §5.1, §5.3, §5.4): exact text or bytes on the wire."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_disconnected_frame(reason: str | None, frame: str) -> None:
 # --------------------------------------------------------------------------------------------- message frames
 
 SERVER_FRAMES = [
-    # contract §1.4 table, then edge cases
+    # service-behaviour §1.4 table, then edge cases
     (Message(b"Hello World", "text"), '{"type":"message","from":"server","dataType":"text","data":"Hello World"}'),
     (Message(b'{"Hello":"World"}', "json"),
      '{"type":"message","from":"server","dataType":"json","data":{"Hello":"World"}}'),

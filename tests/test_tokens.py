@@ -1,4 +1,4 @@
-"""Client access URLs, REST bearer tokens and minted tokens (contract §1.6, §1.8, §3)."""
+"""Client access URLs, REST bearer tokens and minted tokens (service-behaviour §1.6, §1.8, §3)."""
 
 from __future__ import annotations
 

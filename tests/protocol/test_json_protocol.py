@@ -1,4 +1,7 @@
-"""``json.webpubsub.azure.v1`` end to end through simulated clients (contract §5.2, §5.3): exact frames both ways."""
+"""``json.webpubsub.azure.v1`` end to end through simulated clients (service-behaviour §5.2, §5.3).
+
+Exact frames both ways.
+"""
 
 from __future__ import annotations
 
@@ -309,7 +312,7 @@ def test_ack_ids_are_shared_by_every_request_kind(webpubsub: FakeWebPubSub, seco
 
 
 def test_a_forbidden_request_uses_up_its_ack_id(webpubsub: FakeWebPubSub) -> None:
-    """The fake's reading of "already processed" (contract §5.3); the 2026 emulator caches only successes."""
+    """The fake's reading of "already processed" (service-behaviour §5.3); the 2026 emulator caches only successes."""
     client = webpubsub.connect(HUB)
     client.send_frame(request(type="joinGroup", group="g", ackId=42))
     webpubsub.service_client(HUB).grant_permission("joinLeaveGroup", client.connection_id, target_name="g")
@@ -438,7 +441,7 @@ def test_a_malformed_request_closes_even_with_an_already_used_ack_id(webpubsub: 
     assert json.loads(client.frames[2])["event"] == "disconnected"
 
 
-# Where the contract is silent, these pin the fake's choice (the 2026 emulator differs on each; see the report).
+# Where the sources are silent, these pin the fake's choice (service-behaviour §5.2; the emulator differs on each).
 @pytest.mark.parametrize(
     ("frame", "closes"),
     [
@@ -448,7 +451,7 @@ def test_a_malformed_request_closes_even_with_an_already_used_ack_id(webpubsub: 
     ],
     ids=["type_case", "data_type_case", "json_null"],
 )
-def test_fake_choices_where_the_contract_is_silent(webpubsub: FakeWebPubSub, frame: str, closes: bool) -> None:
+def test_fake_choices_where_the_sources_are_silent(webpubsub: FakeWebPubSub, frame: str, closes: bool) -> None:
     client = webpubsub.connect(HUB, roles=ALL)
     client.send_frame(frame)
     assert (client.close_code == 1007, client.is_open) == (closes, not closes)

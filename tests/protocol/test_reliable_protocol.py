@@ -1,4 +1,7 @@
-"""``json.reliable.webpubsub.azure.v1`` (contract §5.4): sequence ids, sequenceAck, drop and recovery, expiry, buffer."""
+"""``json.reliable.webpubsub.azure.v1`` (service-behaviour §5.4).
+
+Sequence ids, sequenceAck, drop and recovery, expiry, buffer.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Simple WebSocket clients (contract §5.1, §1.4): raw frames only, sendEvent and sendToGroup modes."""
+"""Simple WebSocket clients (service-behaviour §5.1, §1.4): raw frames only, sendEvent and sendToGroup modes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Simulated clients and REST operations interleaved against a small model (contract §4, §5.2–§5.4, §8).
+"""Simulated clients and REST operations interleaved against a small model (service-behaviour §4, §5.2–§5.4, §8).
 
 A ``FakeWebPubSub`` (no network) is driven by JSON and reliable clients, some of which never acknowledge sequence
 ids, doing joinGroup/leaveGroup/sendToGroup with random ``noEcho`` and ``ackId`` values (reused ones included),
@@ -76,7 +76,7 @@ Record = Tuple[str, str, Any, Optional[str]]
 
 @dataclass
 class ModelPermission:
-    """One permission kind of one connection, from the role strings of contract §4 and REST grants/revokes."""
+    """One permission kind of one connection, from the role strings of service-behaviour §4 and REST grants/revokes."""
 
     every: bool = False
     literal: set[str] = field(default_factory=set)
@@ -437,7 +437,7 @@ class ClientMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([7, 31]))
     def time_passes(self, seconds: int) -> None:
-        """Sums of 7s and 31s never hit the 30 s boundary exactly, which the contract leaves open."""
+        """Sums of 7s and 31s never hit the 30 s boundary exactly, left open by the service (service-behaviour §5.4)."""
         self.clock.now += seconds
         self.fake.expire_dropped()
         for m in self.model:
