@@ -11,7 +11,8 @@ import functools
 import inspect
 import os
 import threading
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from . import _protocol
@@ -63,7 +64,9 @@ class FakeWebPubSub(DeliveryAssertions):
         )
         self._service.add_listener(self._log)
         self._service.add_listener(self._gateway)
-        self._rest = RestDispatcher(self._service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock)
+        self._rest = RestDispatcher(
+            self._service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
+        )
         self._clients: list[FakeClientConnection] = []
 
     def __repr__(self) -> str:
@@ -162,7 +165,10 @@ class FakeWebPubSub(DeliveryAssertions):
     # -- REST -------------------------------------------------------------------------------------------
 
     def handle(self, request: FakeRequest) -> FakeResponse:
-        """Answer one REST request exactly as the service would (what every REST seam calls; public for custom HTTP clients)."""
+        """Answer one REST request exactly as the service would.
+
+        Every REST seam calls this; it is public for HTTP clients no seam covers (e.g. a ``responses`` callback).
+        """
         with self._lock:
             self._gateway.expire_dropped()
             return self._rest.dispatch(request)
@@ -172,7 +178,8 @@ class FakeWebPubSub(DeliveryAssertions):
         proxy = (self.options.reverse_proxy_endpoint or "").rstrip("/")
         if not request.url.lower().startswith(proxy.lower() + "/"):
             return FakeResponse(404, {"Content-Length": "0"})
-        forwarded = FakeRequest(request.method, self.endpoint + request.url[len(proxy) :], request.headers, request.body)
+        url = self.endpoint + request.url[len(proxy) :]
+        forwarded = FakeRequest(request.method, url, request.headers, request.body)
         return self.handle(forwarded)
 
     @property
@@ -206,7 +213,8 @@ class FakeWebPubSub(DeliveryAssertions):
             return AsyncClient.from_connection_string(self.connection_string, hub=hub or self.options.hub, **kwargs)
         from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
-        return WebPubSubServiceClient.from_connection_string(self.connection_string, hub=hub or self.options.hub, **kwargs)
+        hub = hub or self.options.hub
+        return WebPubSubServiceClient.from_connection_string(self.connection_string, hub=hub, **kwargs)
 
     # -- clients ----------------------------------------------------------------------------------------
 

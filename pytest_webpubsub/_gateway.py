@@ -15,12 +15,13 @@ import base64
 import hashlib
 import hmac
 import threading
-from typing import Iterable, NamedTuple, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 from . import _protocol
 from ._core.clock import Clock
-from ._core.errors import UnauthorizedError
+from ._core.errors import BadRequestError, UnauthorizedError
 from ._core.service import Connection, WebPubSubService
 from ._hosts import normalise_host
 from ._protocol import ClientProtocol
@@ -133,23 +134,29 @@ class Gateway:
         protocol: ClientProtocol = _protocol.JSON_V1,
         simple_mode: SimpleMode = SimpleMode(),
     ) -> ClientSession:
-        """Open a connection whose frames go to ``link``, with no token check (the caller vouches for it)."""
+        """Open a connection whose frames go to ``link``, with no token check (the caller vouches for it).
+
+        An invalid hub or group name is refused like the service's upgrade: :class:`ConnectionRefused` with 400.
+        """
         with self.lock:
             self._sweep()
-            session = ClientSession(
-                self.service,
-                hub,
-                link,
-                user_id=user_id,
-                groups=list(groups),
-                roles=list(roles),
-                protocol=protocol,
-                simple_mode=simple_mode,
-                clock=self._clock,
-                reconnection_token=self.reconnection_token,
-                on_detach=self._on_detach,
-                lock=self.lock,
-            )
+            try:
+                session = ClientSession(
+                    self.service,
+                    hub,
+                    link,
+                    user_id=user_id,
+                    groups=list(groups),
+                    roles=list(roles),
+                    protocol=protocol,
+                    simple_mode=simple_mode,
+                    clock=self._clock,
+                    reconnection_token=self.reconnection_token,
+                    on_detach=self._on_detach,
+                    lock=self.lock,
+                )
+            except BadRequestError as invalid:
+                raise ConnectionRefused(invalid.message, status=400) from None
             if session.reliable:
                 self._recoverable[session.connection.connection_id] = session
             return session

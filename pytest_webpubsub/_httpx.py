@@ -1,9 +1,9 @@
 """Route apps that call the REST API with httpx (sync and async) to the fake, through respx.
 
 One respx router, started with the first active fake and stopped with the last, answers for every host in the
-host table. Other hosts are left alone: with no other respx router active they pass through to the network; with the user's
-own respx router active, they are left for it to match. ``*.webpubsub.azure.com`` hosts no fake owns fail
-with ``httpx.ConnectError``. pytest-httpx replaces httpx's transport above respx: mark its fixture with
+host table. Other hosts are left alone: with no other respx router active they pass through to the network;
+with the user's own respx router active, they are left for it to match. ``*.webpubsub.azure.com`` hosts no fake
+owns fail with ``httpx.ConnectError``. pytest-httpx replaces httpx's transport above respx: mark its fixture with
 ``should_mock=lambda request: request.url.host != webpubsub.host`` so requests to the fake reach it.
 """
 

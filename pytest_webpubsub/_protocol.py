@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Dict, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 from ._core.jsontext import InvalidJson, loads
 from ._core.model import Delivery, Message
@@ -28,7 +29,7 @@ PROTOBUF = ("protobuf.webpubsub.azure.v1", "protobuf.reliable.webpubsub.azure.v1
 
 Frame = Union[str, bytes]
 """A WebSocket frame: ``str`` for a text frame, ``bytes`` for a binary frame."""
-Request = Dict[str, Any]
+Request = dict[str, Any]
 """A client request: a JSON-protocol request object, or ``{"type": "message", "message": Message}`` for a frame of a
 simple client."""
 
@@ -122,7 +123,9 @@ def by_name(name: Optional[str]) -> ClientProtocol:
         return protocol
     if name in PROTOBUF:
         raise ValueError(f"protocol {name!r} is not supported by pytest-webpubsub (no Python SDK speaks it)")
-    raise ValueError(f"unknown protocol {name!r}: use None for a simple WebSocket client, {JSON!r} or {RELIABLE_JSON!r}")
+    raise ValueError(
+        f"unknown protocol {name!r}: use None for a simple WebSocket client, {JSON!r} or {RELIABLE_JSON!r}"
+    )
 
 
 # -- frames ----------------------------------------------------------------------------------------------

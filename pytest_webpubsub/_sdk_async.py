@@ -2,8 +2,9 @@
 
 The SDK's ``WebSocketAppAsync`` opens ``aiohttp.ClientSession()`` and ``session.ws_connect(url, ...)``, both
 looked up through the module global ``aiohttp`` of ``azure.messaging.webpubsubclient.aio._client`` at call time.
-While any fake is active that global is a module shim (:class:`AsyncClientSeam`): every attribute is real aiohttp except ``ClientSession``, whose ``ws_connect`` gives an
-in-memory :class:`FakeClientWebSocket` for a host an active fake owns and a real WebSocket for any other host.
+While any fake is active that global is a module shim (:class:`AsyncClientSeam`): every attribute is real
+aiohttp except ``ClientSession``, whose ``ws_connect`` gives an in-memory :class:`FakeClientWebSocket` for a host
+an active fake owns and a real WebSocket for any other host.
 A ``*.webpubsub.azure.com`` host that no fake owns fails at once, like a network error, so ``open()`` never
 reaches Azure. The SDK keeps its own receive loop, recovery and reconnect logic.
 
@@ -77,13 +78,13 @@ class AsyncClientSeam(Seam):
     def install(self) -> None:
         import aiohttp
 
-        sdk = importlib.import_module(_SDK_MODULE)
+        sdk: Any = importlib.import_module(_SDK_MODULE)
         self._original = sdk.aiohttp
         self._shim = _aiohttp_shim(aiohttp)
         sdk.aiohttp = self._shim
 
     def uninstall(self) -> None:
-        sdk = importlib.import_module(_SDK_MODULE)
+        sdk: Any = importlib.import_module(_SDK_MODULE)
         if self._shim is not None and sdk.aiohttp is self._shim:
             sdk.aiohttp = self._original
         self._original = self._shim = None
@@ -332,12 +333,12 @@ class FakeClientWebSocket:
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
         if not isinstance(data, str):
-            raise TypeError("data argument must be str (%r)" % type(data))
+            raise TypeError(f"data argument must be str ({type(data)!r})")
         self._send(data)
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError("data argument must be byte-ish (%r)" % type(data))
+            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
         self._send(bytes(data))
 
     async def send_json(

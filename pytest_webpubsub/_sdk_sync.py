@@ -35,7 +35,7 @@ STOP_JOIN_SECONDS = 2.0
 """How long stopping a fake waits, in total, for the reader threads of its SDK clients to finish."""
 
 _BASE_APP = sdk.WebSocketAppSync
-_BASE_ACK_OPTIONS: type = getattr(sdk, "SendMessageErrorOptions")
+_BASE_ACK_OPTIONS: type = sdk.SendMessageErrorOptions
 
 
 class LatchedCondition(threading.Condition):
@@ -62,7 +62,7 @@ class LatchedCondition(threading.Condition):
         return super().wait(timeout)
 
 
-class LatchedSendMessageErrorOptions(_BASE_ACK_OPTIONS):  # type: ignore[misc, valid-type]
+class LatchedSendMessageErrorOptions(_BASE_ACK_OPTIONS):  # type: ignore[misc]
     """The SDK's per-message ack state, with a :class:`LatchedCondition`."""
 
     def __init__(self, ack_id: Optional[int] = None, error_detail: Any = None) -> None:
@@ -128,7 +128,7 @@ class FakeSocket:
         self.ping(payload)
 
 
-class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
+class FakeWebSocketAppSync(_BASE_APP):
     """An in-memory ``WebSocketAppSync``: ``run_forever`` (the SDK's reader thread) talks to a fake.
 
     Every SDK callback runs on the reader thread, in the order the service wrote, through websocket-client's
@@ -189,7 +189,7 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
     def _run(self) -> bool:
         try:
             self._handshake()
-        except Exception as failure:  # noqa: BLE001 - websocket-client reports any connect failure to on_error
+        except Exception as failure:
             self.has_errored = True
             self._callback(self.on_error, failure)
             self._callback(self.on_close, None, None)
@@ -197,7 +197,7 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
         with self._state_lock:
             closed_early = self._closing
             if not closed_early:
-                self.sock = FakeSocket(self)
+                self.sock = FakeSocket(self)  # type: ignore[assignment]
         if closed_early:
             # Closed while connecting: the handshake is abandoned, like a real socket closed mid-connect.
             self._with_own_session(lambda session: session.close_from_client())
@@ -335,7 +335,7 @@ def _closed_by_server(code: Optional[int], reason: Optional[str]) -> websocket.W
 # -- the seam ------------------------------------------------------------------------------------------
 
 
-class _RoutedWebSocketAppSync(_BASE_APP):  # type: ignore[misc]
+class _RoutedWebSocketAppSync(_BASE_APP):
     """What ``_client.WebSocketAppSync`` is while patched: builds a fake socket or the original, by host."""
 
     def __new__(cls, url: str, *args: Any, **kwargs: Any) -> Any:
@@ -389,10 +389,10 @@ class SyncClientSeam(Seam):
     def install(self) -> None:
         self._originals = {
             "WebSocketAppSync": sdk.WebSocketAppSync,
-            "SendMessageErrorOptions": getattr(sdk, "SendMessageErrorOptions"),
+            "SendMessageErrorOptions": sdk.SendMessageErrorOptions,
         }
-        setattr(sdk, "WebSocketAppSync", _RoutedWebSocketAppSync)
-        setattr(sdk, "SendMessageErrorOptions", LatchedSendMessageErrorOptions)
+        sdk.WebSocketAppSync = _RoutedWebSocketAppSync
+        sdk.SendMessageErrorOptions = LatchedSendMessageErrorOptions
 
     def uninstall(self) -> None:
         for name, original in self._originals.items():
@@ -409,7 +409,7 @@ def _shut_down(sockets: list[FakeWebSocketAppSync]) -> None:
     for client in clients.values():
         try:
             client.close()
-        except Exception:  # noqa: BLE001 - stopping the fake must go on and undo its other patches
+        except Exception:
             pass
     for app in sockets:
         app.end_by_service(CLOSE_GOING_AWAY, "pytest-webpubsub: the fake service stopped.")

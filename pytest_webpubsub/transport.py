@@ -14,7 +14,8 @@ Two ways in:
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Callable, Iterator, MutableMapping, Optional
+from collections.abc import AsyncIterator, Iterator, MutableMapping
+from typing import Any, Callable, Optional
 from urllib.parse import urlencode
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
@@ -107,7 +108,7 @@ class _ResponseBase:
 
     @property
     def url(self) -> str:
-        return self._request.url
+        return str(self._request.url)
 
     @property
     def content(self) -> bytes:
@@ -130,7 +131,7 @@ class _ResponseBase:
         return f"<FakeHttpResponse: {self.status_code} {self.reason}>"
 
 
-class FakeHttpResponse(_ResponseBase, HttpResponse):  # type: ignore[misc]
+class FakeHttpResponse(_ResponseBase, HttpResponse):
     """A complete, in-memory ``azure.core.rest.HttpResponse``."""
 
     def __enter__(self) -> FakeHttpResponse:
@@ -152,7 +153,7 @@ class FakeHttpResponse(_ResponseBase, HttpResponse):  # type: ignore[misc]
         yield self._response.body
 
 
-class AsyncFakeHttpResponse(_ResponseBase, AsyncHttpResponse):  # type: ignore[misc]
+class AsyncFakeHttpResponse(_ResponseBase, AsyncHttpResponse):
     """A complete, in-memory ``azure.core.rest.AsyncHttpResponse`` (sync ``text()`` works unread)."""
 
     async def __aenter__(self) -> AsyncFakeHttpResponse:
@@ -266,7 +267,7 @@ class _AzureCoreSeam(Seam):
     def __init__(self) -> None:
         self._originals: dict[str, Any] = {}
 
-    def transport_class(self) -> type:
+    def transport_class(self) -> Any:
         raise NotImplementedError
 
     def replacements(self, send: Any, sleep: Any) -> dict[str, Any]:
@@ -291,7 +292,7 @@ class _AzureCoreSeam(Seam):
 class RequestsTransportSeam(_AzureCoreSeam):
     """azure-core's default sync transport (``RequestsTransport``)."""
 
-    def transport_class(self) -> type:
+    def transport_class(self) -> Any:
         from azure.core.pipeline.transport._requests_basic import RequestsTransport
 
         return RequestsTransport
@@ -315,7 +316,7 @@ class RequestsTransportSeam(_AzureCoreSeam):
 class AioHttpTransportSeam(_AzureCoreSeam):
     """azure-core's default async transport (``AioHttpTransport``), where aiohttp is installed."""
 
-    def transport_class(self) -> type:
+    def transport_class(self) -> Any:
         from azure.core.pipeline.transport._aiohttp import AioHttpTransport
 
         return AioHttpTransport
