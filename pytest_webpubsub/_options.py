@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from ._core.names import HUB_PATTERN
 
@@ -60,15 +62,27 @@ class Options:
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name}={value!r} must be a non-empty environment variable name or None")
 
+    @property
+    def connection_string(self) -> str:
+        """``Endpoint=...;AccessKey=...;Version=1.0;``, as the portal shows it (a port, if any, as ``Port=``)."""
+        parts = urlsplit(self.endpoint.rstrip("/"))
+        port = f"Port={parts.port};" if parts.port else ""
+        return f"Endpoint={parts.scheme}://{parts.hostname}{parts.path};AccessKey={self.access_key};{port}Version=1.0;"
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables these options export: ``connection_string_env`` and ``hub_env``, if set."""
+        exported = {self.connection_string_env: self.connection_string, self.hub_env: self.hub}
+        return {name: value for name, value in exported.items() if name}
+
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
+        """The option names, in declaration order."""
         return tuple(field.name for field in dataclasses.fields(cls))
 
     def merged(self, overrides: Mapping[str, Any]) -> Options:
         """A copy with ``overrides`` applied; unknown names raise ``TypeError`` listing the valid ones."""
         unknown = sorted(set(overrides) - set(self.field_names()))
         if unknown:
-            raise TypeError(
-                f"unknown pytest-webpubsub option(s) {', '.join(unknown)}; valid options: {', '.join(self.field_names())}"
-            )
+            valid = ", ".join(self.field_names())
+            raise TypeError(f"unknown pytest-webpubsub option(s) {', '.join(unknown)}; valid options: {valid}")
         return dataclasses.replace(self, **overrides)
