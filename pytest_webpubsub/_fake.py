@@ -46,16 +46,7 @@ class FakeWebPubSub(DeliveryAssertions):
     def __init__(self, options: Options | None = None, **overrides: Any) -> None:
         self.options = (options or Options()).merged(overrides)
         self._lock = threading.RLock()
-        self._log = DeliveryLog()
-        self._sessions: dict[str, ClientSession] = {}  # recoverable (reliable, open) sessions by connection id
-        self.service = WebPubSubService(
-            ids=CountingIds(self.options.id_seed), listeners=[self._log, _ForgetClosed(self._sessions)]
-        )
-        self._rest = RestDispatcher(
-            self.service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
-        )
-        self._clients: list[FakeClientConnection] = []
-        self._detached: dict[str, ClientSession] = {}
+        self._fresh_state()
         self._undo: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
@@ -375,6 +366,34 @@ class FakeWebPubSub(DeliveryAssertions):
     def lifecycle(self) -> tuple[LifecycleEvent, ...]:
         """Every connection opened or closed, in order."""
         return self._log.events
+
+    # -- reset ------------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Return to a fresh state, as if just built: an empty service, every simulated client closed, no
+        deliveries, lifecycle events, REST calls or injected faults, connection ids starting over.
+
+        The fake stays active with the same endpoint and key. Call it at the start of each hypothesis example
+        that uses the ``webpubsub`` fixture. Clients of the official client SDK opened before are not carried
+        over: close them first.
+        """
+        with self._lock:
+            for client in self._clients:
+                if client.is_open:
+                    client.close()
+            self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        self._log = DeliveryLog()
+        self._sessions: dict[str, ClientSession] = {}  # recoverable (reliable, open) sessions by connection id
+        self.service = WebPubSubService(
+            ids=CountingIds(self.options.id_seed), listeners=[self._log, _ForgetClosed(self._sessions)]
+        )
+        self._rest = RestDispatcher(
+            self.service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
+        )
+        self._clients: list[FakeClientConnection] = []
+        self._detached: dict[str, ClientSession] = {}
 
 
 class _ForgetClosed:
