@@ -24,7 +24,8 @@ class Options:
     * ``endpoint``: the fake resource's URL; the SDK clients built for this host reach the fake.
     * ``access_key``: the key in the connection string; tokens signed with it are accepted.
     * ``hub``: the hub name exported to ``hub_env`` and used by ``service_client()`` by default.
-    * ``connection_string_env`` / ``hub_env``: environment variables to set while the fake is active.
+    * ``connection_string_env`` / ``hub_env``: environment variables to set while the fake is active (the pytest
+      plugin also sets the ini's ones for the whole session).
     * ``reverse_proxy_endpoint``: an API gateway in front of the resource (the SDK's ``reverse_proxy_endpoint``);
       requests to it are forwarded to the fake, with the gateway's URL prefix replaced by the endpoint.
     * ``fail_on_unowned_hosts``: the fixture fails a test during which a seam refused an Azure host no fake owns,

@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(f"webpubsub_{name}", help_text, default=None)
 
 
-_SESSION_ENVIRONMENT = pytest.StashKey["dict[str, str]"]()
+_SESSION_ENVIRONMENT = pytest.StashKey[dict[str, str]]()
 """The variables the ini keys exported for the whole session (name -> value)."""
 
 
