@@ -109,10 +109,10 @@ class FakeWebPubSub(DeliveryAssertions):
         if self.active:
             raise RuntimeError(f"{self!r} is already active")
         try:
-            self._own(self.host, Owner(self.handle, self._gateway))
+            self._own(self.host, Owner(self.handle, lambda: self._gateway))
             proxy = self.options.reverse_proxy_endpoint
             if proxy is not None:
-                self._own(normalise_host(proxy), Owner(self._handle_proxied, self._gateway))
+                self._own(normalise_host(proxy), Owner(self._handle_proxied, lambda: self._gateway))
             for name, value in (
                 (self.options.connection_string_env, self.connection_string),
                 (self.options.hub_env, self.options.hub),
@@ -294,6 +294,22 @@ class FakeWebPubSub(DeliveryAssertions):
     def lifecycle(self) -> tuple[LifecycleEvent, ...]:
         """Every connection opened or closed, in order."""
         return self._log.events
+
+    # -- reset ------------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Return to a fresh state, as if just built: an empty service, every simulated client closed, no
+        deliveries, lifecycle events, REST calls or injected faults, connection ids starting over.
+
+        The fake stays active with the same endpoint and key. Call it at the start of each hypothesis example
+        that uses the ``webpubsub`` fixture. Clients of the official client SDK opened before are not carried
+        over: close them first.
+        """
+        with self._lock:
+            for client in self._clients:
+                if client.is_open:
+                    client.close()
+            self._fresh_state()
 
 
 def _set_env(name: str, value: str) -> Callable[[], None]:

@@ -69,11 +69,16 @@ def is_azure_host(host: str) -> bool:
 class Owner:
     """What an active fake offers the seams for one host: REST answers and the connection gateway."""
 
-    __slots__ = ("handle", "gateway")
+    __slots__ = ("handle", "_gateway")
 
-    def __init__(self, handle: Callable[[FakeRequest], FakeResponse], gateway: Gateway) -> None:
+    def __init__(self, handle: Callable[[FakeRequest], FakeResponse], gateway: Callable[[], Gateway]) -> None:
         self.handle = handle
-        self.gateway = gateway
+        self._gateway = gateway
+
+    @property
+    def gateway(self) -> Gateway:
+        """The fake's gateway now (a reset fake has a new one)."""
+        return self._gateway()
 
 
 class Seam:
