@@ -1,4 +1,4 @@
-"""Bearer tokens as the service checks and mints them (service behaviour §1.6, §1.8, §3), on an injected clock.
+"""Bearer tokens as the service checks and mints them (service-behaviour §1.6, §1.8, §3), on an injected clock.
 
 REST calls carry ``Authorization: Bearer <jwt>``. Which kind of token it is decides what is checked:
 

@@ -1,15 +1,16 @@
-"""The one strict JSON reader of the fake: RFC 8259 text as the service accepts it, or ValueError.
+"""One strict JSON reader for everything clients and apps send (REST bodies, client frames, bulk-group bodies).
 
-Python's :func:`json.loads` is looser than the service and can fail in ways the service never does:
+The service parses JSON as RFC 8259 with .NET's reader. Python's :func:`json.loads` is looser, and can fail in
+ways the service never does:
 
 * it accepts ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON (RFC 8259 §6);
-* it accepts escaped lone surrogates (``"\\ud800"``), which no UTF-8 text can carry;
+* it accepts lone surrogates in strings (``"\\ud800"``), which are not valid Unicode;
 * it decodes ``bytes`` as UTF-16 or UTF-32 when they look like it, where the service reads UTF-8 only;
 * it recurses once per nesting level, so ``"[" * 100000`` raises :class:`RecursionError`.
 
-:func:`loads` refuses all of these with :class:`ValueError`. Nesting is limited to :data:`MAX_DEPTH` levels: the
-service is a .NET application and ``System.Text.Json``, like Json.NET, stops at 64 levels by default; deeper text is
-refused before Python's parser sees it.
+:func:`loads` refuses all of these, and any other invalid text, with :class:`InvalidJson` (a :class:`ValueError`);
+nothing else escapes. Nesting is limited to :data:`MAX_DEPTH` levels, ``System.Text.Json``'s default ``MaxDepth``;
+deeper text is refused before Python's parser sees it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from typing import Any, NoReturn, Union
 
 MAX_DEPTH = 64
-"""The deepest nesting of arrays and objects accepted (``[[1]]`` has depth 2), as ``System.Text.Json``'s default."""
+"""The deepest nesting of arrays and objects accepted (``[[1]]`` has depth 2): System.Text.Json's default."""
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
@@ -27,41 +28,58 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _no_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a JSON value")
+class InvalidJson(ValueError):
+    """The text is not JSON the service accepts; the message says why."""
 
 
-def _check_depth(text: str) -> None:
+def _refuse_constant(name: str) -> NoReturn:
+    raise InvalidJson(f"{name} is not a JSON value")
+
+
+def _too_deep(text: str) -> bool:
+    """Whether brackets outside strings nest deeper than :data:`MAX_DEPTH`.
+
+    Cheap: a text with at most MAX_DEPTH brackets cannot be too deep (two scans in C); otherwise the strings are cut
+    out and the brackets counted with regular expressions, which agree with the JSON tokenizer up to the first
+    syntax error, where Python's parser stops anyway.
+    """
     if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return  # cannot be deeper than the number of openers: the common case costs two scans in C
+        return False
     depth = 0
     for bracket in _BRACKET.findall(_STRING.sub("", text)):
         if bracket in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+                return True
         else:
             depth -= 1
+    return False
 
 
-def loads(text: Union[str, bytes]) -> Any:
-    """Parse one JSON text (``bytes`` must be UTF-8) strictly; raise :class:`ValueError` if the service would not.
+def loads(text: Union[str, bytes, bytearray]) -> Any:
+    """Parse one JSON text (``bytes`` must be UTF-8) strictly, or raise :class:`InvalidJson` saying why.
 
-    Refused: invalid syntax, ``NaN`` / ``Infinity`` / ``-Infinity``, lone surrogates (raw or escaped), invalid UTF-8,
-    and nesting deeper than :data:`MAX_DEPTH`. Never raises anything but :class:`ValueError`.
+    Refused: invalid syntax, ``NaN`` / ``Infinity`` / ``-Infinity``, lone surrogates (raw or escaped), invalid UTF-8
+    (a byte order mark included), and nesting deeper than :data:`MAX_DEPTH`.
     """
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        text = bytes(text).decode("utf-8")  # UnicodeDecodeError is a ValueError; UTF-8 never holds a surrogate
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")  # UTF-8 never holds a surrogate
+        except UnicodeDecodeError:
+            raise InvalidJson("the text is not valid UTF-8") from None
     elif _SURROGATE.search(text):
-        raise ValueError("JSON text has a lone surrogate")
-    _check_depth(text)
+        raise InvalidJson("a string holds a lone surrogate, which is not valid Unicode")
+    if _too_deep(text):
+        raise InvalidJson(f"the JSON is nested deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
-    except RecursionError:  # pragma: no cover - _check_depth bounds the depth well below the recursion limit
-        raise ValueError("JSON nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(text):
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except InvalidJson:
+        raise
+    except (ValueError, RecursionError) as error:  # RecursionError: not reachable below MAX_DEPTH, kept as a guard
+        raise InvalidJson(str(error) or "invalid JSON") from None
+    if _SURROGATE_ESCAPE.search(text):  # only then can an escape have produced a lone surrogate
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError("JSON text has a lone surrogate in a string") from None
+            raise InvalidJson("a string holds a lone surrogate, which is not valid Unicode") from None
     return value

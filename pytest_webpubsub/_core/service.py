@@ -4,7 +4,7 @@ Every REST operation and every client action is a plain method with Python argum
 performs I/O: it hands each delivery to the connection's :class:`Endpoint` (the simulated client or a live
 socket) and reports deliveries, opens and closes to its listeners (the delivery log, the upstream sender).
 Groups and users are views over connections: a group exists while it has a member, a user while it has a
-live connection (docs/service-behaviour.md §2.1). Names are checked with :mod:`names` before any state changes.
+live connection (service-behaviour §2.1). Names are checked with :mod:`names` before any state changes.
 
 A hub comes into being when its first connection opens. Operations that name a hub no connection ever opened
 read an empty hub and leave no trace: a refused or a no-op request changes nothing, ``hubs()`` included.
@@ -84,6 +84,10 @@ class WebPubSubService:
         self._listeners = list(listeners)
         self._hubs: dict[str, Hub] = {}
         self._hub_names: dict[str, Hub] = {}  # every spelling seen, validated once
+
+    def add_listener(self, listener: ServiceListener) -> None:
+        """Observe opens, deliveries and closes from now on (after the listeners already added)."""
+        self._listeners.append(listener)
 
     # -- hubs and lookups -------------------------------------------------------------------------------
 
@@ -257,7 +261,7 @@ class WebPubSubService:
                 self._leave(state, connection, group)
 
     def add_user_to_group(self, hub: str, group: str, user_id: str) -> None:
-        """Add the user's *current* connections; 404 when the user has none (docs/service-behaviour.md §10.15)."""
+        """Add the user's *current* connections; 404 when the user has none (service-behaviour §10.15)."""
         names.check_group(group)
         names.check_user_id(user_id)
         state = self._lookup(hub)
@@ -411,8 +415,7 @@ class WebPubSubService:
             delivery = Delivery(
                 connection.hub, connection.connection_id, connection.user_id, message, source, group, from_user_id
             )
-            # ``is not False``: an endpoint written before ``deliver`` returned a bool answers None and took it.
-            if connection.endpoint.deliver(delivery) is not False:
+            if connection.endpoint.deliver(delivery):  # False: refused (an overflowing reliable buffer)
                 deliveries.append(delivery)
         if deliveries:
             for listener in self._listeners:

@@ -1,4 +1,4 @@
-"""The route table of the 25 REST operations of api-version 2024-12-01 (docs/service-behaviour.md §1.3).
+"""The route table of the 25 REST operations of api-version 2024-12-01 (service-behaviour §1.3).
 
 Each handler in :mod:`handlers` declares its own route with the :func:`route` decorator: the SDK method it serves
 (its name), the HTTP method, the path template and the first api-version that has it. The one table, :data:`ROUTES`,

@@ -1,4 +1,4 @@
-"""Tests for the OData filter language (docs/service-behaviour.md §7)."""
+"""Tests for the OData filter language (service-behaviour §7)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def ids(*conns: Conn) -> set[str]:
     return {c.connection_id for c in conns}
 
 
-# ------------------------------------------------------------------------------- documented examples
+# ---------------------------------------------------- documented examples (service-behaviour §7)
 
 
 @pytest.mark.parametrize(
