@@ -54,7 +54,7 @@ def clients(fake: FakeWebPubSub) -> list[FakeClientConnection]:
 
 def picture(fake: FakeWebPubSub, *hubs: str) -> tuple[Any, ...]:
     """Everything a refused request must leave alone, apart from the list of REST calls."""
-    service: WebPubSubService = fake.service
+    service: WebPubSubService = fake._service
     snapshots = tuple(service.snapshot(hub) for hub in hubs)
     return snapshots, [hub.name for hub in service.hubs()], fake.deliveries, fake.lifecycle
 
@@ -183,7 +183,7 @@ def test_non_finite_exp_is_401_recorded_with_the_reason(
 def test_an_rs256_entra_token_is_accepted_on_every_route(
     fake: FakeWebPubSub, rest: Any, clients: list[FakeClientConnection], route: Route
 ) -> None:
-    fake.service.grant_permission("hub", "sendToGroup", clients[0].connection_id)  # has_permission answers 200
+    fake._service.grant_permission("hub", "sendToGroup", clients[0].connection_id)  # has_permission answers 200
     method, url, body, content_type = route_request(rest, route, clients[0].connection_id)
     response = rest.call_url(method, url, body=body, content_type=content_type, authorization=entra())
     assert response.status_code in (200, 202, 204), fake.rest_calls[-1]
@@ -222,7 +222,7 @@ def test_an_exception_inside_a_handler_is_a_500_with_the_service_error_shape(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise error
 
-    monkeypatch.setattr(fake.service, "send_to_all", broken)
+    monkeypatch.setattr(fake._service, "send_to_all", broken)
     response = rest.call("POST", HUB + "/:send", body=b"x", content_type="text/plain")
     assert response.status_code == 500
     body = json.loads(response.body)
@@ -272,7 +272,7 @@ def test_a_call_on_a_hub_nobody_connected_to_leaves_no_trace(
 ) -> None:
     fake.connect("hub")
     rest.call(method, path, body=b"x", content_type="text/plain")
-    assert [hub.name for hub in fake.service.hubs()] == ["hub"]
+    assert [hub.name for hub in fake._service.hubs()] == ["hub"]
 
 
 # ---------------------------------------------------------------------------------- drawn by hypothesis
@@ -375,7 +375,7 @@ def test_no_drawn_request_escapes_or_is_a_5xx_and_a_refused_one_changes_nothing(
     u = fake.connect("hub", user_id="u", groups=["g"], roles=["webpubsub.joinLeaveGroup.g"])
     fake.connect("hub", user_id="v", groups=["g", "g2"])
     fake.connect("other", user_id="u", groups=["g"])
-    fake.service.grant_permission("hub", "sendToGroup", u.connection_id, target="g")
+    fake._service.grant_permission("hub", "sendToGroup", u.connection_id, target="g")
     path = drawn.route.template.format(**{k: v.replace("{cid}", u.connection_id) for k, v in drawn.segments.items()})
     url = fake.endpoint + path + "?" + "&".join(f"{quote(k)}={quote(v, safe='', errors='surrogatepass')}"
                                                 for k, v in drawn.query)
