@@ -3,7 +3,7 @@
 The profile is chosen by ``WEBPUBSUB_HYPOTHESIS_PROFILE`` (or ``HYPOTHESIS_PROFILE``):
 
 * ``default``: hypothesis' defaults (100 examples), 40 steps per state machine run; quick enough for every save.
-* ``ci``: no deadline (shared CI machines stall), 200 examples, 40 steps per run: each of the two state machines
+* ``ci``: no deadline (shared CI machines stall), 160 examples, 50 steps per run: each of the two state machines
   runs about 7,000 steps (the session summary prints the count; 10,000 at least together).
 
 The state machines in tests/stateful take ``max_examples`` and ``stateful_step_count`` from the profile; tests
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import settings
 
 settings.register_profile("default", stateful_step_count=40)
-settings.register_profile("ci", deadline=None, max_examples=200, stateful_step_count=40)
+settings.register_profile("ci", deadline=None, max_examples=160, stateful_step_count=50)
 PROFILE = os.environ.get("WEBPUBSUB_HYPOTHESIS_PROFILE") or os.environ.get("HYPOTHESIS_PROFILE") or "default"
 settings.load_profile(PROFILE)
 
