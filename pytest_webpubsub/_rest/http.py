@@ -28,6 +28,9 @@ class FakeRequest:
         A scan rather than a cached lower-cased copy: every request is kept in ``rest_calls``, and a copy of its
         headers would be kept with it (about 600 bytes a call), for the two or three lookups dispatch makes.
         """
+        exact = self.headers.get(name)  # the usual spelling first: SDKs send "Authorization", "Content-Type"
+        if exact is not None:
+            return exact
         wanted = name.lower()
         for key, value in self.headers.items():
             if key.lower() == wanted:
