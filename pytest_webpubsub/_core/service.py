@@ -78,6 +78,10 @@ class WebPubSubService:
         self._hubs: dict[str, Hub] = {}
         self._hub_names: dict[str, Hub] = {}  # every spelling seen, validated once
 
+    def add_listener(self, listener: ServiceListener) -> None:
+        """Tell ``listener`` about every open, send and close from now on (after the listeners given at creation)."""
+        self._listeners.append(listener)
+
     # -- hubs and lookups -------------------------------------------------------------------------------
 
     def hub(self, hub: str) -> Hub:
