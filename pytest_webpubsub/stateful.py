@@ -31,8 +31,9 @@ Importing this module imports hypothesis; the pytest plugin never does.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant
 

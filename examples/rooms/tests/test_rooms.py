@@ -79,7 +79,8 @@ class NaiveRoomsMachine(RoomsMachine):
 
 
 SEARCH = settings(max_examples=100, stateful_step_count=15, deadline=None, database=None, derandomize=True)
-"""Derandomized, so the example suite is deterministic; with random seeds these settings found the planted bug in 17 of 20 runs."""
+"""Derandomized, so the example suite is deterministic (with random seeds, these settings found the planted bug in 17
+of 20 runs)."""
 
 TestRooms = RoomsMachine.TestCase
 TestRooms.settings = settings(SEARCH, max_examples=50)
