@@ -17,7 +17,9 @@ from pytest_webpubsub._core.filters import compile_filter
 from pytest_webpubsub._core.permissions import Permissions
 from pytest_webpubsub._tokens import verify_client_url
 
-FAST = settings(max_examples=int(os.environ.get("STRATEGY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=int(os.environ.get("STRATEGY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @FAST
@@ -36,7 +38,8 @@ def test_group_names_are_valid(group: str) -> None:
 @given(wps.roles())
 def test_roles_grant_something(role: str) -> None:
     permissions = Permissions.from_roles([role])
-    granted = [kind for kind, rules in permissions.by_kind.items() if rules.every_group or rules.groups or rules.patterns]
+    by_kind = permissions.by_kind.items()
+    granted = [kind for kind, rules in by_kind if rules.every_group or rules.groups or rules.patterns]
     assert len(granted) == 1, role
 
 
