@@ -18,7 +18,9 @@ from pytest_webpubsub._core.permissions import Permissions
 from pytest_webpubsub._tokens import verify_client_url
 
 FAST = settings(
-    max_examples=int(os.environ.get("STRATEGY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("STRATEGY_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
