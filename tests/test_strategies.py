@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -57,19 +58,23 @@ def test_drawn_values_reach_a_member_through_the_sdk(group: str, user: str, mess
     assert [(m.group, m.data) for m in member.received] == [(group, data)]
 
 
+A_LIST: Any = ["g"]
+A_STRING: Any = "ann"
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda: wps.group_names(max_size=0), "max_size=0 must be an integer between 1 and 1024"),
         (lambda: wps.group_names(max_size=1025), "max_size=1025 must be an integer between 1 and 1024"),
         (lambda: wps.user_ids(max_size=0), "max_size=0 must be an integer at least 1"),
-        (lambda: wps.roles(groups=["g"]), "groups=\\['g'\\] must be a hypothesis strategy"),
+        (lambda: wps.roles(groups=A_LIST), "groups=\\['g'\\] must be a hypothesis strategy"),
         (lambda: wps.client_access_claims(max_groups=-1), "max_groups=-1 must be an integer at least 0"),
-        (lambda: wps.client_access_claims(user_ids="ann"), "user_ids='ann' must be a hypothesis strategy"),
+        (lambda: wps.client_access_claims(user_ids=A_STRING), "user_ids='ann' must be a hypothesis strategy"),
         (lambda: wps.filters(max_clauses=0), "max_clauses=0 must be an integer between 1 and 100"),
         (lambda: wps.filters(max_clauses=101), "max_clauses=101 must be an integer between 1 and 100"),
         (lambda: wps.operations(min_size=3, max_size=2), "max_size=2 must be an integer at least 3"),
-        (lambda: wps.operations(connection_ids=["c"]), "connection_ids=\\['c'\\] must be a hypothesis strategy"),
+        (lambda: wps.operations(connection_ids=A_LIST), "connection_ids=\\['g'\\] must be a hypothesis strategy"),
         (lambda: wps.invalid_client_access_tokens(endpoint="x", hub="h", access_key="k"), "endpoint='x' must be"),
         (lambda: wps.invalid_client_access_tokens(endpoint=ENDPOINT, hub="", access_key="k"), "hub='' must be"),
     ],

@@ -11,7 +11,7 @@ import itertools
 from typing import ClassVar
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import consumes, invariant, rule, run_state_machine_as_test
 from rooms_app import NaiveRoomService, RoomService
@@ -78,9 +78,16 @@ class NaiveRoomsMachine(RoomsMachine):
     service_class = NaiveRoomService
 
 
-SEARCH = settings(max_examples=100, stateful_step_count=15, deadline=None, database=None, derandomize=True)
+SEARCH = settings(
+    max_examples=100,
+    stateful_step_count=15,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+)
 """Derandomized, so the example suite is deterministic (with random seeds, these settings found the planted bug in 17
-of 20 runs)."""
+of 20 runs). The explain phase is left out: it re-runs the machine many times to annotate a report we keep short."""
 
 TestRooms = RoomsMachine.TestCase
 TestRooms.settings = settings(SEARCH, max_examples=50)
