@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import _protocol
 from ._core.clock import CountingIds
-from ._core.errors import UnauthorizedError
+from ._core.errors import BadRequestError, UnauthorizedError
 from ._core.log import DeliveryLog, LifecycleEvent
 from ._core.model import Delivery
 from ._core.service import Connection, WebPubSubService
@@ -264,15 +264,18 @@ class FakeWebPubSub(DeliveryAssertions):
                 )
             except UnauthorizedError as refused:
                 raise ConnectionRefused(refused.message, status=401) from None
-            return self.open_session(
-                identity.hub,
-                link,
-                user_id=identity.user_id,
-                groups=identity.groups,
-                roles=identity.roles,
-                protocol=protocol,
-                simple_mode=_simple_mode(query) if protocol is None else SimpleMode(),
-            )
+            try:
+                return self.open_session(
+                    identity.hub,
+                    link,
+                    user_id=identity.user_id,
+                    groups=identity.groups,
+                    roles=identity.roles,
+                    protocol=protocol,
+                    simple_mode=_simple_mode(query) if protocol is None else SimpleMode(),
+                )
+            except BadRequestError as refused:  # e.g. an invalid hub name: the upgrade is refused with 400
+                raise ConnectionRefused(refused.message, status=400) from None
 
     def open_session(
         self,
