@@ -18,7 +18,12 @@ from typing import Any, Callable
 import pytest
 from azure.messaging.webpubsubclient import WebPubSubClient, WebPubSubClientCredential
 from azure.messaging.webpubsubclient import aio as sdk_aio
-from azure.messaging.webpubsubclient.models import CallbackType, SendMessageError, WebPubSubProtocolType
+from azure.messaging.webpubsubclient.models import (
+    CallbackType,
+    SendMessageError,
+    WebPubSubDataType,
+    WebPubSubProtocolType,
+)
 from azure.messaging.webpubsubclient.models._models import JoinGroupMessage, SendEventMessage, SequenceAckMessage
 
 from pytest_webpubsub import FakeWebPubSub, _sdk_waits
@@ -42,24 +47,35 @@ def fake(webpubsub: FakeWebPubSub) -> Iterator[FakeWebPubSub]:
         _sdk_waits.uninstall()
 
 
-def sent(client: Any, kind: type) -> list[Any]:
+class Sent(list):  # type: ignore[type-arg]
+    """The messages of one kind a client sent; ``arrived`` is set at the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+
+    def record(self, message: Any, kind: type) -> None:
+        if isinstance(message, kind):
+            self.append(message)
+            self.arrived.set()
+
+
+def sent(client: Any, kind: type) -> Sent:
     """Wrap the client's ``_send_message`` (sync or aio) and collect every message of ``kind`` it sends."""
-    messages: list[Any] = []
+    messages = Sent()
     original = client._send_message
 
     if asyncio.iscoroutinefunction(original):
 
         async def record_async(message: Any, **kwargs: Any) -> None:
-            if isinstance(message, kind):
-                messages.append(message)
+            messages.record(message, kind)
             await original(message, **kwargs)
 
         client._send_message = record_async
     else:
 
         def record(message: Any, **kwargs: Any) -> None:
-            if isinstance(message, kind):
-                messages.append(message)
+            messages.record(message, kind)
             original(message, **kwargs)
 
         client._send_message = record
@@ -122,7 +138,7 @@ def test_sync_failing_send_event_makes_every_attempt_without_waiting(
 
     started = time.perf_counter()
     with pytest.raises(SendMessageError) as failed:
-        client.send_event("ping", "hello", "text")
+        client.send_event("ping", "hello", WebPubSubDataType.TEXT)
 
     assert time.perf_counter() - started < FAST
     assert failed.value.error_detail.name == "InternalServerError"
@@ -150,15 +166,14 @@ def test_sync_sequence_acks_still_reach_the_service(
     got = threading.Event()
     client.subscribe(CallbackType.GROUP_MESSAGE, lambda event: got.set())
     client.join_group("room")
-    acked = threading.Event()
     acks = sent(client, SequenceAckMessage)
-    client._send_message = lambda message, _send=client._send_message, **kw: (_send(message, **kw), acked.set())
 
     fake.service_client("chat").send_to_group("room", "hi", content_type="text/plain")
     assert got.wait(5)
+    assert ack_thread is not None
     _sdk_waits._wake_thread(ack_thread)  # what a join does; otherwise the ack comes within the loop's 1 s period
 
-    assert acked.wait(5)
+    assert acks.arrived.wait(5)
     assert [m.sequence_id for m in acks] == [1]
     assert ack_thread.is_alive() and client.is_connected()
 
@@ -235,7 +250,7 @@ async def test_aio_failing_send_event_makes_every_attempt_without_waiting(aio_cl
 
     started = time.perf_counter()
     with pytest.raises(SendMessageError) as failed:
-        await client.send_event("ping", "hello", "text")
+        await client.send_event("ping", "hello", WebPubSubDataType.TEXT)
 
     assert time.perf_counter() - started < FAST
     assert failed.value.error_detail.name == "InternalServerError"
