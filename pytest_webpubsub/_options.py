@@ -4,8 +4,10 @@ context manager all share."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from ._core.clock import FakeClock
 from ._core.names import HUB_PATTERN
@@ -22,7 +24,8 @@ class Options:
     * ``endpoint``: the fake resource's URL; the SDK clients built for this host reach the fake.
     * ``access_key``: the key in the connection string; tokens signed with it are accepted.
     * ``hub``: the hub name exported to ``hub_env`` and used by ``service_client()`` by default.
-    * ``connection_string_env`` / ``hub_env``: environment variables to set while the fake is active.
+    * ``connection_string_env`` / ``hub_env``: environment variables to set while the fake is active (the pytest
+      plugin also sets the ini's ones for the whole session).
     * ``reverse_proxy_endpoint``: an API gateway in front of the resource (the SDK's ``reverse_proxy_endpoint``);
       requests to it are forwarded to the fake, with the gateway's URL prefix replaced by the endpoint.
     * ``fail_on_unowned_hosts``: the fixture fails a test during which a seam refused an Azure host no fake owns,
@@ -66,15 +69,27 @@ class Options:
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name}={value!r} must be a non-empty environment variable name or None")
 
+    @property
+    def connection_string(self) -> str:
+        """``Endpoint=...;AccessKey=...;Version=1.0;``, as the portal shows it (a port, if any, as ``Port=``)."""
+        parts = urlsplit(self.endpoint.rstrip("/"))
+        port = f"Port={parts.port};" if parts.port else ""
+        return f"Endpoint={parts.scheme}://{parts.hostname}{parts.path};AccessKey={self.access_key};{port}Version=1.0;"
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables these options export: ``connection_string_env`` and ``hub_env``, if set."""
+        exported = {self.connection_string_env: self.connection_string, self.hub_env: self.hub}
+        return {name: value for name, value in exported.items() if name}
+
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
+        """The option names, in declaration order."""
         return tuple(field.name for field in dataclasses.fields(cls))
 
     def merged(self, overrides: Mapping[str, Any]) -> Options:
         """A copy with ``overrides`` applied; unknown names raise ``TypeError`` listing the valid ones."""
         unknown = sorted(set(overrides) - set(self.field_names()))
         if unknown:
-            raise TypeError(
-                f"unknown pytest-webpubsub option(s) {', '.join(unknown)}; valid options: {', '.join(self.field_names())}"
-            )
+            valid = ", ".join(self.field_names())
+            raise TypeError(f"unknown pytest-webpubsub option(s) {', '.join(unknown)}; valid options: {valid}")
         return dataclasses.replace(self, **overrides)

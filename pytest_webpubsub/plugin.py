@@ -6,7 +6,8 @@ built (``test_plugin_import_is_cheap`` checks it in a subprocess).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,17 +17,17 @@ if TYPE_CHECKING:
     from ._fake import FakeWebPubSub
 
 _INI_OPTIONS = {
-    "endpoint": "URL of the fake resource (default: %s)" % Options.endpoint,
+    "endpoint": f"URL of the fake resource (default: {Options.endpoint})",
     "access_key": "access key of the fake resource's connection string",
     "hub": "hub name exported to webpubsub_hub_env (default: hub)",
-    "connection_string_env": "environment variable set to the fake's connection string during each test",
-    "hub_env": "environment variable set to the hub name during each test",
+    "connection_string_env": "environment variable set to the fake's connection string for the whole session",
+    "hub_env": "environment variable set to the hub name for the whole session",
     "reverse_proxy_endpoint": "URL of an API gateway in front of the resource, routed to the fake too",
 }
 MARKER = (
     "webpubsub(endpoint=..., access_key=..., hub='hub', connection_string_env=None, hub_env=None, "
-    "reverse_proxy_endpoint=None, fail_on_unowned_hosts=True, clock=time.time, id_seed=...): configure the webpubsub fixture for this test; the closest marker wins. "
-    "See the README's 'Configuration' section."
+    "reverse_proxy_endpoint=None, fail_on_unowned_hosts=True, clock=time.time, id_seed=...): configure the "
+    "webpubsub fixture for this test; the closest marker wins. See the README's 'Configuration' section."
 )
 
 
@@ -35,12 +36,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(f"webpubsub_{name}", help_text, default=None)
 
 
+_SESSION_ENVIRONMENT = pytest.StashKey[dict[str, str]]()
+"""The variables the ini keys exported for the whole session (name -> value)."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Export the ini's variables before the root conftest.py files (and what they import) are loaded."""
+    _export_session_environment(early_config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
     try:
         ini_options(config)
     except (TypeError, ValueError) as error:
         raise pytest.UsageError(f"pytest-webpubsub: invalid ini option: {error}") from None
+    _export_session_environment(config)  # when the plugin was registered too late for the hook above
+
+
+def _export_session_environment(config: pytest.Config) -> None:
+    """Set ``webpubsub_connection_string_env`` / ``webpubsub_hub_env`` for the whole session, restored at its end.
+
+    Applications that read their configuration at import time (a settings module, a module-level client) then
+    find it while pytest collects them. The value is the one every test's fake uses unless a marker changes it.
+    """
+    if _SESSION_ENVIRONMENT in config.stash:
+        return
+    try:
+        exported = ini_options(config).environment()
+    except (TypeError, ValueError):
+        return  # pytest_configure reports it as a usage error
+    config.stash[_SESSION_ENVIRONMENT] = exported
+    if not exported:
+        return
+    patch = pytest.MonkeyPatch()
+    for name, value in exported.items():
+        patch.setenv(name, value)
+    config.add_cleanup(patch.undo)
 
 
 def ini_options(config: pytest.Config) -> Options:
@@ -76,17 +109,29 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     """A fresh, active fake Web PubSub service for this test.
 
     SDK clients built from ``webpubsub.connection_string`` (or any client of ``webpubsub.endpoint``) reach it;
-    ``webpubsub.connect(hub, ...)`` opens simulated client connections.
+    ``webpubsub.connect(hub, ...)`` opens simulated client connections. During the test the environment holds
+    exactly the variables this test's options export: a session-wide variable of the ini that a marker renamed
+    away is hidden until the test ends.
     """
-    __tracebackhide__ = lambda info: info.errisinstance(TypeError)  # noqa: E731
+    try:
+        options = _marker_options(request)
+    except (TypeError, ValueError) as error:
+        usage_error = str(error)
+    else:
+        usage_error = ""
+    if usage_error:  # failed outside the except block, so that no chained traceback buries the one line
+        pytest.fail(f"pytest-webpubsub: invalid @pytest.mark.webpubsub: {usage_error}", pytrace=False)
     from ._fake import FakeWebPubSub
-    from ._hosts import REFUSED_HOSTS
+    from ._hosts import HOSTS
 
-    fake = FakeWebPubSub(_marker_options(request))
-    refused_before = len(REFUSED_HOSTS)
-    with fake:
-        yield fake
-    refused = REFUSED_HOSTS[refused_before:]
+    fake = FakeWebPubSub(options)
+    refused_before = len(HOSTS.refused)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in request.config.stash.get(_SESSION_ENVIRONMENT, {}).keys() - options.environment().keys():
+            patch.delenv(name, raising=False)
+        with fake:
+            yield fake
+    refused = HOSTS.refused[refused_before:]
     if refused and fake.options.fail_on_unowned_hosts:
         hosts = ", ".join(sorted(set(refused)))
         pytest.fail(

@@ -173,3 +173,14 @@ def test_a_clock_given_in_the_options_is_the_one_advance_moves() -> None:
     fake.advance(10.5)
     assert fake.clock() == NOW + 30.5
     assert not client.is_open
+
+
+def test_reset_undoes_advance(webpubsub: FakeWebPubSub) -> None:
+    webpubsub.advance(3600)
+    webpubsub.reset()
+    assert webpubsub.clock.offset == 0
+    assert abs(webpubsub.clock() - time.time()) < 60
+    clock = FakeClock(lambda: NOW, offset=5)
+    clock.advance(10)
+    clock.reset()
+    assert clock() == NOW + 5

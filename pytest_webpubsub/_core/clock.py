@@ -26,11 +26,11 @@ class FakeClock:
     Token expiry, ``minutes_to_expire`` of minted tokens and the reliable recovery window are judged on it.
     """
 
-    __slots__ = ("_offset", "_source")
+    __slots__ = ("_initial", "_offset", "_source")
 
     def __init__(self, source: Clock | None = None, *, offset: float = 0.0) -> None:
         self._source: Clock = source if source is not None else wall_time
-        self._offset = _check_seconds("offset", offset, allow_negative=True)
+        self._offset = self._initial = _check_seconds("offset", offset, allow_negative=True)
 
     def __call__(self) -> float:
         return self._source() + self._offset
@@ -48,6 +48,10 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move the clock ``seconds`` (finite, not negative) forward."""
         self._offset += _check_seconds("seconds", seconds, allow_negative=False)
+
+    def reset(self) -> None:
+        """Undo every ``advance()``: back to the offset the clock was made with."""
+        self._offset = self._initial
 
     def __repr__(self) -> str:
         source = "wall time" if self._source is wall_time else repr(self._source)

@@ -89,7 +89,7 @@ def test_marker_beats_ini(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=1)
 
 
-def test_unknown_marker_option_fails_the_test_listing_the_valid_ones(pytester: pytest.Pytester) -> None:
+def test_unknown_marker_option_is_a_one_line_error_listing_the_valid_ones(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -105,9 +105,23 @@ def test_unknown_marker_option_fails_the_test_listing_the_valid_ones(pytester: p
     )
     result = pytester.runpytest()
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(
-        [f"E * TypeError: unknown pytest-webpubsub option(s) hubb; valid options: {VALID_OPTIONS}"] * 2
+    line = (
+        "pytest-webpubsub: invalid @pytest.mark.webpubsub: "
+        f"unknown pytest-webpubsub option(s) hubb; valid options: {VALID_OPTIONS}"
     )
+    result.stdout.fnmatch_lines(
+        ["*_ ERROR at setup of test_typo _*", line, "*_ ERROR at setup of test_typo_marker_only _*", line],
+        consecutive=True,
+    )
+    assert_no_traceback(result)
+
+
+def assert_no_traceback(result: pytest.RunResult) -> None:
+    """A usage error is one line: no frames of the plugin, no chained exception."""
+    output = result.stdout.str()
+    assert "plugin.py" not in output
+    assert "Traceback" not in output
+    assert "During handling" not in output
 
 
 def test_positional_marker_arguments_are_refused(pytester: pytest.Pytester) -> None:
@@ -123,8 +137,14 @@ def test_positional_marker_arguments_are_refused(pytester: pytest.Pytester) -> N
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["E * TypeError: @pytest.mark.webpubsub takes keyword arguments only, e.g. webpubsub(hub='chat')"]
+        [
+            "*_ ERROR at setup of test_positional _*",
+            "pytest-webpubsub: invalid @pytest.mark.webpubsub: "
+            "@pytest.mark.webpubsub takes keyword arguments only, e.g. webpubsub(hub='chat')",
+        ],
+        consecutive=True,
     )
+    assert_no_traceback(result)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +172,7 @@ def test_invalid_ini_value_is_a_usage_error(pytester: pytest.Pytester, ini_line:
     result.stderr.fnmatch_lines([f"ERROR: pytest-webpubsub: invalid ini option: {message}"])
 
 
-def test_invalid_marker_value_fails_the_test(pytester: pytest.Pytester) -> None:
+def test_invalid_marker_value_is_a_one_line_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -165,8 +185,14 @@ def test_invalid_marker_value_fails_the_test(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["E * ValueError: hub='chat-room' must be a hub name: a letter, then up to 127 letters, digits and _`,.[]"]
+        [
+            "*_ ERROR at setup of test_bad_hub _*",
+            "pytest-webpubsub: invalid @pytest.mark.webpubsub: "
+            "hub='chat-room' must be a hub name: a letter, then up to 127 letters, digits and _`,.[]",
+        ],
+        consecutive=True,
     )
+    assert_no_traceback(result)
 
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:

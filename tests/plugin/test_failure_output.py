@@ -43,11 +43,14 @@ def test_assert_delivered_lists_every_delivery(pytester: pytest.Pytester) -> Non
         [
             '>       webpubsub.assert_delivered(to=anonymous, data={"x": 1})',
             "E       AssertionError: pytest-webpubsub: expected a delivery matching "
-            f"to='{anonymous}', data={{'x': 1}}, found 0.",
+            f"to='{anonymous}' (anonymous), data={{'x': 1}}, found 0.",
             "E       Delivered (3):",
             f"E         - to {alice} (user 'alice') in hub 'chat' via group 'room': json {{'x': 1}}",
             f"E         - to {alice} (user 'alice') in hub 'chat' via server: text 'hello'",
             f"E         - to {anonymous} (anonymous) in hub 'chat' via server: text 'hello'",
+            "E       REST sends (2):",
+            "E         - send_to_group hub 'chat' group 'room' -> 202, reached 1 connection",
+            "E         - send_to_all hub 'chat' -> 202, reached 2 connections",
             "",
             "test_delivered.py:3: AssertionError",
         ],
@@ -68,7 +71,7 @@ def test_assert_delivered_with_times_reports_the_count(pytester: pytest.Pytester
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E       AssertionError: pytest-webpubsub: expected exactly 1 deliveries matching user='alice', found 2.",
+            "E       AssertionError: pytest-webpubsub: expected exactly 1 delivery matching user='alice', found 2.",
             "E       Delivered (3):",
             f"E         - to {alice} (user 'alice') in hub 'chat' via group 'room': json {{'x': 1}}",
             f"E         - to {alice} (user 'alice') in hub 'chat' via server: text 'hello'",
@@ -92,12 +95,13 @@ def test_assert_delivered_when_nothing_was_delivered(pytester: pytest.Pytester) 
         [
             "E       AssertionError: pytest-webpubsub: expected a delivery matching group='room', hub='Chat', found 0.",
             "E       Nothing was delivered.",
+            "E       No REST send was made.",
         ],
         consecutive=True,
     )
 
 
-def test_assert_not_delivered_lists_the_offending_deliveries(pytester: pytest.Pytester) -> None:
+def test_assert_not_delivered_lists_every_delivery_marking_the_offending_ones(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(
         test_not_delivered="""
@@ -105,16 +109,17 @@ def test_assert_not_delivered_lists_the_offending_deliveries(pytester: pytest.Py
             webpubsub.assert_not_delivered(user="alice")
         """
     )
-    alice, _ = connection_ids("test_not_delivered.py::test_unexpected", 2)
+    alice, anonymous = connection_ids("test_not_delivered.py::test_unexpected", 2)
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
             ">       webpubsub.assert_not_delivered(user=\"alice\")",
             "E       AssertionError: pytest-webpubsub: expected no delivery matching user='alice', found 2.",
-            "E       Delivered (2):",
-            f"E         - to {alice} (user 'alice') in hub 'chat' via group 'room': json {{'x': 1}}",
-            f"E         - to {alice} (user 'alice') in hub 'chat' via server: text 'hello'",
+            "E       Delivered (3, 2 matching):",
+            f"E         - to {alice} (user 'alice') in hub 'chat' via group 'room': json {{'x': 1}}  <-- matches",
+            f"E         - to {alice} (user 'alice') in hub 'chat' via server: text 'hello'  <-- matches",
+            f"E         - to {anonymous} (anonymous) in hub 'chat' via server: text 'hello'",
             "",
             "test_not_delivered.py:2: AssertionError",
         ],
@@ -136,3 +141,29 @@ def test_passing_assertions_return_quietly(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_misconfigured_hub_shows_where_the_sends_went(pytester: pytest.Pytester) -> None:
+    """The app sends to hub 'chat2' while the clients are in 'chat': the failure says so."""
+    pytester.makepyfile(
+        test_hub="""
+        def test_wrong_hub(webpubsub):
+            alice = webpubsub.connect("chat", user_id="alice")
+            webpubsub.service_client("chat2").send_to_all("hi", content_type="text/plain")
+            webpubsub.assert_delivered(to=alice, data="hi")
+        """
+    )
+    (alice,) = connection_ids("test_hub.py::test_wrong_hub", 1)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: pytest-webpubsub: expected a delivery matching "
+            f"to='{alice}' (user 'alice'), data='hi', found 0.",
+            "E       Nothing was delivered.",
+            "E       REST sends (1):",
+            "E         - send_to_all hub 'chat2' -> 202, reached 0 connections",
+            "",
+        ],
+        consecutive=True,
+    )
