@@ -245,10 +245,9 @@ def _asgi_app(answer: Any) -> Any:
 
 def test_a_hung_asgi_app_times_out_and_is_recorded() -> None:
     upstream = make_upstream(timeout=0.05)
-    never = asyncio.Event()
 
     async def hang(scope: Any, send: Any) -> None:
-        await never.wait()
+        await asyncio.Event().wait()  # never set
 
     try:
         upstream.add_handler(URL, _asgi_app(hang), hub="chat")
