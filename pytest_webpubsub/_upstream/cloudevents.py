@@ -186,7 +186,7 @@ def connect_decision(call: UpstreamCall, offered: Sequence[str]) -> ConnectDecis
         return ConnectDecision(True, response.status)
     try:
         answer = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ConnectDecision(False, 500, "the connect event handler answered a body that is not JSON")
     if not isinstance(answer, dict):
         return ConnectDecision(False, 500, "the connect event handler answered JSON that is not an object")
@@ -242,7 +242,7 @@ def user_event_result(call: UpstreamCall) -> UserEventResult:
             json.loads(response.body.decode("utf-8"))
         elif data_type == "text":
             response.body.decode("utf-8")
-    except ValueError:
+    except (ValueError, RecursionError):
         problem = f"the {call.event} event handler answered a {data_type} body that is not valid"
         return UserEventResult(False, error=problem)
     return UserEventResult(True, Message(response.body, data_type))

@@ -29,6 +29,8 @@ class Headers(Mapping[str, str]):
         pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
         items: dict[str, tuple[str, str]] = {}
         for name, value in pairs:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(f"header {name!r}: {value!r}: names and values must be str")
             key = name.lower()
             if key in items:
                 items[key] = (items[key][0], f"{items[key][1]}, {value}")

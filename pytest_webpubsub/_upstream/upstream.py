@@ -235,6 +235,27 @@ class Upstream:
         finally:
             self._caller.close()
 
+    def error_report(self, hint: str = "") -> str | None:
+        """A failure message naming every call in ``errors`` with its error and traceback; None when none failed.
+
+        ``hint`` ends the message (how to allow failures in a test that checks them).
+        """
+        with self._lock:
+            errors = list(self.errors)
+        if not errors:
+            return None
+        lines = [
+            f"pytest-webpubsub: {len(errors)} event handler call(s) failed during this test: an exception escaped "
+            "the app, or no answer came in time, and the service answered 500:"
+        ]
+        for call in errors:
+            who = f" (connection {call.connection_id}, user {call.user_id})" if call.connection_id else ""
+            lines.append(f"- {call.event} event, {call.request.method} {call.request.url}{who}:")
+            lines.extend("    " + line for line in (call.error or "").rstrip().splitlines())
+        if hint:
+            lines.append(hint)
+        return "\n".join(lines)
+
     def forget(self, connection_id: str) -> None:
         """Drop what is kept for a connection (its state and event ids)."""
         with self._lock:

@@ -88,7 +88,7 @@ def flask_app(script: Script) -> Flask:
     @app.route("/eventhandler", methods=["OPTIONS", "POST"])
     @app.route("/api/<hub>/<event>", methods=["OPTIONS", "POST"])
     def eventhandler(hub: str | None = None, event: str | None = None) -> Any:
-        seen = script.receive(request.method, request.path, request.headers, request.get_data())
+        seen = script.receive(request.method, request.path, dict(request.headers.items()), request.get_data())
         status, headers, body = script.answer(seen)
         return body, status, headers
 

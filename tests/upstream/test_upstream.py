@@ -143,7 +143,11 @@ def test_a_drain_from_another_thread_does_not_wait_for_a_running_one(upstream: U
     def handler(request: UpstreamRequest) -> UpstreamResponse | None:
         if request.method == "OPTIONS":
             return UpstreamResponse(200, {"WebHook-Allowed-Origin": "*"})
-        worker = threading.Thread(target=lambda: (upstream.drain(), other_thread_done.set()))
+        def drain_elsewhere() -> None:
+            upstream.drain()
+            other_thread_done.set()
+
+        worker = threading.Thread(target=drain_elsewhere)
         worker.start()
         worker.join(10)
         assert other_thread_done.is_set()
@@ -291,3 +295,30 @@ def test_the_timeout_must_be_positive() -> None:
         make_upstream(timeout=0)
     with pytest.raises(ValueError, match="access key"):
         make_upstream(access_keys=[])
+
+
+def test_the_error_report_names_each_failed_call_with_its_traceback(upstream: Upstream) -> None:
+    def handler(request: UpstreamRequest) -> UpstreamResponse | None:
+        if request.method == "OPTIONS":
+            return UpstreamResponse(200, {"WebHook-Allowed-Origin": "*"})
+        if request.headers["ce-eventName"] == "boom":
+            raise LookupError("no such room")
+        return UpstreamResponse(500)  # an answer, even a 500, is not an error of the app
+
+    upstream.add_handler(URL, handler, hub="chat")
+    upstream.user_event(ALICE, "fine", Message(b"", "text"))
+    assert upstream.error_report() is None
+    upstream.user_event(ALICE, "boom", Message(b"", "text"))
+
+    report = upstream.error_report("Mark the test to allow it.") or ""
+    assert report.startswith("pytest-webpubsub: 1 event handler call(s) failed during this test")
+    assert "- boom event, POST http://app.example/eventhandler (connection conn-1, user alice):" in report
+    assert "    Traceback (most recent call last):" in report and "LookupError: no such room" in report
+    assert report.endswith("Mark the test to allow it.")
+
+
+def test_headers_of_the_wrong_type_are_the_apps_error(upstream: Upstream) -> None:
+    upstream.add_handler(URL, lambda r: UpstreamResponse(200, {"WebHook-Allowed-Origin": "*"})
+                         if r.method == "OPTIONS" else UpstreamResponse(200, {"ce-connectionState": 1}), hub="chat")  # type: ignore[arg-type]
+    assert not upstream.user_event(ALICE, "message", Message(b"", "text")).ok
+    assert "names and values must be str" in (upstream.errors[0].error or "")
