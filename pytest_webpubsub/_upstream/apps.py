@@ -83,18 +83,24 @@ class EventLoopThread:
             future.cancel()
             raise UpstreamTimeout(f"no answer within {timeout:g} s") from None
 
-    def close(self) -> None:
-        """Cancel what still runs on the loop, stop it and join its thread."""
+    def close(self, timeout: float) -> None:
+        """Cancel what still runs on the loop, stop it and join its thread. A loop blocked by an app for more
+        than ``timeout`` seconds is abandoned (its thread is a daemon)."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        asyncio.run_coroutine_threadsafe(_cancel_others(), loop).result()
+        try:
+            asyncio.run_coroutine_threadsafe(_cancel_others(), loop).result(timeout)
+        except concurrent.futures.TimeoutError:
+            loop.call_soon_threadsafe(loop.stop)
+            return
         loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        thread.join(timeout)
+        if not thread.is_alive():
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
 
 async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
@@ -184,7 +190,7 @@ class AppCaller:
 
     def close(self) -> None:
         """Stop the event loop and close the HTTP client (the fake calls this when it stops)."""
-        self.loop.close()
+        self.loop.close(self.timeout)
         with self._lock:
             client, self._http = self._http, None
         if client is not None:

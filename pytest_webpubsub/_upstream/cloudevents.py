@@ -146,6 +146,19 @@ def _values(mapping: Mapping[str, Sequence[str]], *, drop: str) -> dict[str, lis
     }
 
 
+def claim_values(claims: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A token's claims as the ``connect`` event carries them: every claim, each as a list of strings
+    (``role: "a"`` and ``role: ["a"]`` both become ``["a"]``; numbers and booleans as JSON writes them)."""
+
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+    return {
+        name: [text(item) for item in value] if isinstance(value, (list, tuple)) else [text(value)]
+        for name, value in claims.items()
+    }
+
+
 def connect_body(event: ConnectEvent) -> bytes:
     """The ``connect`` event's body: claims, query (without ``access_token``), headers (without
     ``Authorization``), subprotocols, clientCertificates; every map is name -> list of strings."""

@@ -231,3 +231,12 @@ def test_user_event_payloads(data: object, data_type: str, message: Message) -> 
 def test_user_event_payloads_of_the_wrong_type(data: object, data_type: str) -> None:
     with pytest.raises((TypeError, ValueError), match="data_type"):
         ce.to_message(data, data_type)
+
+
+def test_token_claims_become_lists_of_strings() -> None:
+    claims = {"sub": "alice", "role": ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"], "webpubsub.group": "g",
+              "exp": 1767225600, "admin": True, "extra": {"a": 1}}
+    assert ce.claim_values(claims) == {
+        "sub": ["alice"], "role": ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"], "webpubsub.group": ["g"],
+        "exp": ["1767225600"], "admin": ["true"], "extra": ['{"a":1}'],
+    }

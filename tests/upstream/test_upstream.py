@@ -322,3 +322,19 @@ def test_headers_of_the_wrong_type_are_the_apps_error(upstream: Upstream) -> Non
                          if r.method == "OPTIONS" else UpstreamResponse(200, {"ce-connectionState": 1}), hub="chat")  # type: ignore[arg-type]
     assert not upstream.user_event(ALICE, "message", Message(b"", "text")).ok
     assert "names and values must be str" in (upstream.errors[0].error or "")
+
+
+def test_close_does_not_wait_forever_for_a_loop_an_app_blocks() -> None:
+    upstream = make_upstream(timeout=0.05)
+    gate = threading.Event()
+
+    async def block(scope: Any, send: Any) -> None:
+        gate.wait(30)  # a sync call inside an async app: the whole loop waits
+
+    try:
+        upstream.add_handler(URL, _asgi_app(block), hub="chat")
+        assert not upstream.user_event(ALICE, "message", Message(b"", "text")).ok
+        upstream.close()  # the loop is still blocked: abandoned after the timeout
+        assert "UpstreamTimeout" in (upstream.errors[0].error or "")
+    finally:
+        gate.set()
