@@ -65,7 +65,7 @@ class EventLoopThread:
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="pytest-webpubsub upstream", daemon=True)
+                thread = threading.Thread(target=_serve, args=(loop,), name="pytest-webpubsub upstream", daemon=True)
                 thread.start()
                 self._loop, self._thread = loop, thread
             return self._loop
@@ -84,35 +84,39 @@ class EventLoopThread:
             raise UpstreamTimeout(f"no answer within {timeout:g} s") from None
 
     def close(self, timeout: float) -> None:
-        """Cancel what still runs on the loop, stop it and join its thread. A loop blocked by an app for more
-        than ``timeout`` seconds is abandoned (its thread is a daemon)."""
+        """Cancel what still runs on the loop and stop it; wait for its thread at most ``timeout`` seconds.
+        A loop that an app blocks stops (and is closed by its thread) once the app lets go."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        try:
-            asyncio.run_coroutine_threadsafe(_cancel_others(), loop).result(timeout)
-        except concurrent.futures.TimeoutError:
-            loop.call_soon_threadsafe(loop.stop)
-            return
-        loop.call_soon_threadsafe(loop.stop)
+        asyncio.run_coroutine_threadsafe(_shutdown(), loop)
         thread.join(timeout)
-        if not thread.is_alive():
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        try:
             loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
             loop.close()
 
 
-async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
-
-
-async def _cancel_others() -> None:
+async def _shutdown() -> None:
     current = asyncio.current_task()
     tasks = [task for task in asyncio.all_tasks() if task is not current]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    asyncio.get_running_loop().stop()
+
+
+async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()
 
 
 def _run_in_own_thread(make: Callable[[], Awaitable[T]], timeout: float) -> T:
