@@ -13,7 +13,11 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "AbuseProtectionError": "._upstream",
-    "ConnectionRefused": "._fake",
+    "Ack": ".clients",
+    "AsyncFakeTransport": ".transport",
+    "ConnectionRefused": "._gateway",
+    "FakeTransport": ".transport",
+    "HubSnapshot": "._core.snapshot",
     "Delivery": "._core.model",
     "FakeClientConnection": ".clients",
     "FakeRequest": "._rest.http",
@@ -36,12 +40,15 @@ if TYPE_CHECKING:
     from ._core.errors import WebPubSubError
     from ._core.log import LifecycleEvent
     from ._core.model import Delivery, Message
-    from ._fake import ConnectionRefused, FakeWebPubSub
+    from ._core.snapshot import HubSnapshot
+    from ._fake import FakeWebPubSub
+    from ._gateway import ConnectionRefused
     from ._options import Options
     from ._rest.dispatch import RestCall
     from ._rest.http import FakeRequest, FakeResponse
     from ._upstream import AbuseProtectionError, UpstreamCall, UpstreamRequest, UpstreamResponse
-    from .clients import FakeClientConnection, ReceivedMessage
+    from .clients import Ack, FakeClientConnection, ReceivedMessage
+    from .transport import AsyncFakeTransport, FakeTransport
 
 
 def __getattr__(name: str) -> Any:

@@ -1,31 +1,33 @@
-"""``FakeWebPubSub``: one fake Web PubSub resource — its state, REST surface, clients and patches."""
+"""``FakeWebPubSub``: one fake Web PubSub resource as a test touches it: state, REST, clients, activation.
+
+The facade composes the pieces and owns their lifetime: the core state machine (``_core``), the REST dispatcher
+(``_rest``), the connection gateway (``_gateway``) through which every client link connects, and the host table
+(``_hosts``) through which the seams route SDK, httpx and socket traffic here while the fake is active.
+"""
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import inspect
 import os
 import threading
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from . import _protocol
 from ._core.clock import CountingIds
-from ._core.errors import UnauthorizedError
 from ._core.log import DeliveryLog, LifecycleEvent
 from ._core.model import Delivery
-from ._core.service import Connection, WebPubSubService
+from ._core.service import WebPubSubService
+from ._gateway import Gateway, RecoveryFailed
+from ._hosts import HOSTS, Owner, normalise_host
 from ._options import Options
 from ._rest.dispatch import Fault, RestCall, RestDispatcher
 from ._rest.http import FakeRequest, FakeResponse
-from ._tokens import verify_client_url
 from ._upstream import EventHandler, Upstream, UpstreamCall, UpstreamRequest, build_event
 from .assertions import DeliveryAssertions
-from ._session import CLOSE_POLICY_VIOLATION, RECOVERY_WINDOW_SECONDS, ClientSession, Link, SimpleMode
-from .clients import FakeClientConnection, check_protocol
+from .clients import FakeClientConnection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,17 +49,26 @@ class FakeWebPubSub(DeliveryAssertions):
     def __init__(self, options: Options | None = None, **overrides: Any) -> None:
         self.options = (options or Options()).merged(overrides)
         self._lock = threading.RLock()
+        self._undo: list[Callable[[], None]] = []
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        """Build the service, its REST surface, gateway and records from the options (nothing is active)."""
         self._log = DeliveryLog()
-        self._sessions: dict[str, ClientSession] = {}  # recoverable (reliable, open) sessions by connection id
-        self.service = WebPubSubService(
-            ids=CountingIds(self.options.id_seed), listeners=[self._log, _ForgetClosed(self._sessions)]
+        self._service = WebPubSubService(ids=CountingIds(self.options.id_seed))
+        self._gateway = Gateway(
+            self._service,
+            endpoint=self.endpoint,
+            access_keys=[self.access_key],
+            clock=self.options.clock,
+            lock=self._lock,
         )
+        self._service.add_listener(self._log)
+        self._service.add_listener(self._gateway)
         self._rest = RestDispatcher(
-            self.service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
+            self._service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
         )
         self._clients: list[FakeClientConnection] = []
-        self._detached: dict[str, ClientSession] = {}
-        self._undo: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"<FakeWebPubSub {self.endpoint} {'active' if self.active else 'inactive'}>"
@@ -70,8 +81,8 @@ class FakeWebPubSub(DeliveryAssertions):
 
     @property
     def host(self) -> str:
-        """The host (with port, if any) whose requests this fake answers."""
-        return urlsplit(self.endpoint).netloc.lower()
+        """The host (with port, if not the scheme's default) whose requests this fake answers."""
+        return normalise_host(self.endpoint)
 
     @property
     def access_key(self) -> str:
@@ -92,33 +103,41 @@ class FakeWebPubSub(DeliveryAssertions):
         return bool(self._undo)
 
     def start(self) -> FakeWebPubSub:
-        """Route SDK and httpx requests for this fake's host to it, and export the configured variables."""
+        """Route SDK, httpx and socket traffic for this fake's host to it, and export the configured variables.
+
+        A start that fails partway undoes what it did: the fake stays inactive and owns no host.
+        """
         if self.active:
             raise RuntimeError(f"{self!r} is already active")
-        from ._httpx import route_httpx
-        from .transport import patch_azure_core
-
-        self._undo.append(patch_azure_core(self.host, self.handle))
-        self._undo.append(route_httpx(self.host, self.handle))
-        proxy = self.options.reverse_proxy_endpoint
-        if proxy is not None:
-            proxy_host = urlsplit(proxy).netloc.lower()
-            self._undo.append(patch_azure_core(proxy_host, self._handle_proxied))
-            self._undo.append(route_httpx(proxy_host, self._handle_proxied))
-        self._undo.extend(_patch_client_sdk(self))
-        for name, value in ((self.options.connection_string_env, self.connection_string),
-                            (self.options.hub_env, self.options.hub)):
-            if name:
-                self._undo.append(_set_env(name, value))
+        try:
+            self._own(self.host, Owner(self.handle, self._gateway))
+            proxy = self.options.reverse_proxy_endpoint
+            if proxy is not None:
+                self._own(normalise_host(proxy), Owner(self._handle_proxied, self._gateway))
+            for name, value in (
+                (self.options.connection_string_env, self.connection_string),
+                (self.options.hub_env, self.options.hub),
+            ):
+                if name:
+                    self._undo.append(_set_env(name, value))
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
         """Undo what ``start()`` did and close every simulated client that is still open."""
-        for client in self._clients:
-            if client.is_open:
-                client.close()
-        while self._undo:
-            self._undo.pop()()
+        try:
+            for client in self._clients:
+                if client.is_open:
+                    client.close()
+        finally:
+            while self._undo:
+                self._undo.pop()()
+
+    def _own(self, host: str, owner: Owner) -> None:
+        HOSTS.add(host, owner)
+        self._undo.append(lambda: HOSTS.remove(host))
 
     def __enter__(self) -> FakeWebPubSub:
         return self.start()
@@ -147,9 +166,12 @@ class FakeWebPubSub(DeliveryAssertions):
     # -- REST -------------------------------------------------------------------------------------------
 
     def handle(self, request: FakeRequest) -> FakeResponse:
-        """Answer one REST request exactly as the service would (the entry point of every adapter)."""
+        """Answer one REST request exactly as the service would.
+
+        Every REST seam calls this; it is public for HTTP clients no seam covers (e.g. a ``responses`` callback).
+        """
         with self._lock:
-            self._sweep()
+            self._gateway.expire_dropped()
             return self._rest.dispatch(request)
 
     def _handle_proxied(self, request: FakeRequest) -> FakeResponse:
@@ -157,7 +179,8 @@ class FakeWebPubSub(DeliveryAssertions):
         proxy = (self.options.reverse_proxy_endpoint or "").rstrip("/")
         if not request.url.lower().startswith(proxy.lower() + "/"):
             return FakeResponse(404, {"Content-Length": "0"})
-        forwarded = FakeRequest(request.method, self.endpoint + request.url[len(proxy) :], request.headers, request.body)
+        url = self.endpoint + request.url[len(proxy) :]
+        forwarded = FakeRequest(request.method, url, request.headers, request.body)
         return self.handle(forwarded)
 
     @property
@@ -191,7 +214,8 @@ class FakeWebPubSub(DeliveryAssertions):
             return AsyncClient.from_connection_string(self.connection_string, hub=hub or self.options.hub, **kwargs)
         from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
-        return WebPubSubServiceClient.from_connection_string(self.connection_string, hub=hub or self.options.hub, **kwargs)
+        hub = hub or self.options.hub
+        return WebPubSubServiceClient.from_connection_string(self.connection_string, hub=hub, **kwargs)
 
     # -- clients ----------------------------------------------------------------------------------------
 
@@ -207,16 +231,18 @@ class FakeWebPubSub(DeliveryAssertions):
     ) -> FakeClientConnection:
         """Open a simulated client connection to ``hub`` (default: the configured ``hub`` option).
 
+        ``user_id``, ``roles`` and ``groups`` stand for the claims a client access token would carry.
         ``protocol=None`` makes a simple WebSocket client; the default is ``json.webpubsub.azure.v1``.
         """
-        check_protocol(protocol)
+        chosen = _protocol.by_name(protocol)
+        target_hub = hub or self.options.hub
 
-        def open_session(link: FakeClientConnection) -> ClientSession:
-            return self.open_session(
-                hub or self.options.hub, link, user_id=user_id, groups=groups, roles=roles, protocol=protocol
+        def open_session(link: FakeClientConnection) -> Any:
+            return self._gateway.open_session(
+                target_hub, link, user_id=user_id, groups=groups, roles=roles, protocol=chosen
             )
 
-        return self._track(FakeClientConnection(open_session, self._recover_client, auto_ack=auto_ack))
+        return self._track(FakeClientConnection(open_session, self._gateway.recover, auto_ack=auto_ack))
 
     def connect_url(
         self,
@@ -229,91 +255,25 @@ class FakeWebPubSub(DeliveryAssertions):
         """Connect with a client access URL, as ``get_client_access_token()["url"]`` returns it.
 
         The token is checked like the service's upgrade does (signature, ``exp``, audience host and path);
-        a refused token raises :class:`ConnectionRefused` with the reason (the service answers 401). A simple
-        client's URL may carry ``webpubsub_mode=sendToGroup&group=<g>``.
+        a refused token raises :class:`~pytest_webpubsub.ConnectionRefused` with the reason (the service answers
+        401). A simple client's URL may carry ``webpubsub_mode=sendToGroup&group=<g>``.
         """
-        check_protocol(protocol)
-        return self._track(
-            FakeClientConnection(
-                lambda link: self.handshake(url, link, protocol=protocol, authorization=authorization),
-                self._recover_client,
-                auto_ack=auto_ack,
-            )
-        )
+        offered = [_protocol.by_name(protocol).name or ""] if protocol is not None else []
 
-    def handshake(
-        self, url: str, link: Link, *, protocol: str | None, authorization: str | None = None
-    ) -> ClientSession:
-        """The WebSocket upgrade of ``url``: verify the token (or the recovery parameters) and open a session.
-
-        Raises :class:`ConnectionRefused` where the service refuses the upgrade. A failed recovery is accepted
-        and then closed with 1008 (``link.end``), as the service does. SDK adapters call this too.
-        """
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss", "http", "https"):
-            raise ConnectionRefused(f"{url!r} is not a WebSocket URL", status=400)
-        if parts.netloc.lower() != self.host:
-            raise ConnectionRefused(f"{parts.netloc!r} is not this fake's host {self.host!r}", status=404)
-        query = dict(parse_qsl(parts.query))
-        with self._lock:
-            self._sweep()
-            if "awps_connection_id" in query:
-                return self._recover_session(query, link)
-            try:
-                identity = verify_client_url(
-                    url, keys=[self.access_key], now=self.options.clock(), authorization=authorization
-                )
-            except UnauthorizedError as refused:
-                raise ConnectionRefused(refused.message, status=401) from None
-            return self.open_session(
-                identity.hub,
-                link,
-                user_id=identity.user_id,
-                groups=identity.groups,
-                roles=identity.roles,
-                protocol=protocol,
-                simple_mode=_simple_mode(query) if protocol is None else SimpleMode(),
-            )
-
-    def open_session(
-        self,
-        hub: str,
-        link: Link,
-        *,
-        user_id: str | None = None,
-        groups: Iterable[str] = (),
-        roles: Iterable[str] = (),
-        protocol: str | None = _protocol.JSON,
-        simple_mode: SimpleMode = SimpleMode(),
-    ) -> ClientSession:
-        """Open a connection whose frames go to ``link`` (no token check: the caller vouches for it)."""
-        with self._lock:
-            self._sweep()
-            session = ClientSession(
-                self.service,
-                hub,
-                link,
-                user_id=user_id,
-                groups=list(groups),
-                roles=list(roles),
-                protocol=protocol,
-                simple_mode=simple_mode,
-                clock=self.options.clock,
-                reconnection_token=self._reconnection_token,
-                on_detach=self._on_detach,
-                lock=self._lock,
-            )
-            if session.reliable:
-                self._sessions[session.connection.connection_id] = session
+        def handshake(link: FakeClientConnection) -> Any:
+            session = self._gateway.handshake(url, link, offered=offered, authorization=authorization).session
+            if session is None:
+                raise RecoveryFailed(url)
             return session
+
+        return self._track(FakeClientConnection(handshake, self._gateway.recover, auto_ack=auto_ack))
 
     def expire_dropped(self) -> None:
         """End the dropped reliable connections whose recovery window (30 s on the fake's clock) is over.
 
         Every REST call and connect does this first; call it after moving a frozen clock to see the effect.
         """
-        with self._lock:
-            self._sweep()
+        self._gateway.expire_dropped()
 
     @property
     def connections(self) -> list[FakeClientConnection]:
@@ -323,47 +283,6 @@ class FakeWebPubSub(DeliveryAssertions):
     def _track(self, client: FakeClientConnection) -> FakeClientConnection:
         self._clients.append(client)
         return client
-
-    def _reconnection_token(self, connection_id: str) -> str:
-        digest = hmac.new(self.access_key.encode(), f"reconnect:{connection_id}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
-
-    def _on_detach(self, session: ClientSession) -> None:
-        self._detached[session.connection.connection_id] = session
-
-    def _sweep(self) -> None:
-        if not self._detached:
-            return
-        deadline = self.options.clock() - RECOVERY_WINDOW_SECONDS
-        for key, session in list(self._detached.items()):
-            if session.detached_at is None or not session.is_open:
-                del self._detached[key]
-            elif session.detached_at < deadline:  # kept for at least the window
-                del self._detached[key]
-                session.expire()
-
-    def _recover_session(self, query: dict[str, str], link: Link) -> ClientSession:
-        connection_id = query["awps_connection_id"]
-        token = query.get("awps_reconnection_token", "")
-        session = self._sessions.get(connection_id)
-        if session is None or not hmac.compare_digest(token, self._reconnection_token(connection_id)):
-            link.end(CLOSE_POLICY_VIOLATION, "The connection cannot be recovered.")
-            raise RecoveryFailed(connection_id)
-        self._detached.pop(connection_id, None)
-        session.recover(link)
-        return session
-
-    def _recover_client(self, client: FakeClientConnection) -> None:
-        session = client.session
-        if not session.reliable or session.link is not None:
-            raise RuntimeError(f"{client!r} is not a dropped reliable connection; nothing to recover")
-        query = {
-            "awps_connection_id": session.connection.connection_id,
-            "awps_reconnection_token": session.reconnection_token or "",
-        }
-        with self._lock:
-            self._sweep()
-            self._recover_session(query, client)
 
     # -- the log ----------------------------------------------------------------------------------------
 
@@ -458,58 +377,6 @@ class FakeWebPubSub(DeliveryAssertions):
             subprotocols=subprotocols,
             state=state,
         )
-
-
-class _ForgetClosed:
-    """Keeps the index of recoverable sessions free of closed connections."""
-
-    def __init__(self, sessions: dict[str, ClientSession]) -> None:
-        self._sessions = sessions
-
-    def on_open(self, connection: Connection) -> None:
-        pass
-
-    def on_deliveries(self, deliveries: list[Delivery]) -> None:
-        pass
-
-    def on_close(self, connection: Connection, reason: str | None) -> None:
-        self._sessions.pop(connection.connection_id, None)
-
-
-class RecoveryFailed(Exception):
-    """A reliable recovery was refused: the socket was accepted, then closed with 1008."""
-
-
-def _simple_mode(query: dict[str, str]) -> SimpleMode:
-    mode = query.get("webpubsub_mode", "sendEvent")
-    if mode == "sendEvent":
-        return SimpleMode()
-    if mode == "sendToGroup" and query.get("group"):
-        return SimpleMode(send_to_group=query["group"], no_echo=query.get("noEcho", "").lower() == "true")
-    raise ConnectionRefused(
-        f"webpubsub_mode={mode!r} needs one of sendEvent, or sendToGroup with a group", status=400
-    )
-
-
-class ConnectionRefused(Exception):
-    """The fake refused a client connection; ``status`` is the HTTP status of the refused upgrade."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(f"pytest-webpubsub: connection refused ({status}): {message}")
-        self.status = status
-        self.reason = message
-
-
-def _patch_client_sdk(fake: FakeWebPubSub) -> list[Callable[[], None]]:
-    """Route the official client SDK (sync and aio) to ``fake`` when that SDK is installed."""
-    try:
-        import azure.messaging.webpubsubclient  # noqa: F401
-    except ImportError:
-        return []
-    from ._sdk_async import patch_async_client
-    from ._sdk_sync import patch_sync_client
-
-    return [patch_sync_client(fake.host, fake), patch_async_client(fake.host, fake)]
 
 
 def _set_env(name: str, value: str) -> Callable[[], None]:

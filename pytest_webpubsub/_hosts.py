@@ -1,68 +1,191 @@
-"""Which active fake owns which host: the routing table every seam shares (azure-core, httpx, client SDKs).
+"""Which active fake owns which host, and the seams that route client libraries to it.
 
-Each seam keeps one :class:`HostTable`. The first fake to register installs the seam's patch, the last one to
-leave removes it; a host has at most one owner. A ``*.webpubsub.azure.com`` host that no fake owns is refused
-by every seam with :func:`refuse_unowned_host`, so a test never reaches Azure, and recorded for the fixture.
+One :data:`HOSTS` table serves every seam (azure-core, httpx, the client SDK's sync and aio sockets, and any seam
+added later). A :class:`Seam` is one place where a client library is patched (respx's ``Mocker`` is the model): it
+is installed when the first fake becomes active and removed when the last one stops, and it asks the table who
+owns a URL's host. A ``*.webpubsub.azure.com`` host that no fake owns is refused by every seam with the same words
+(:meth:`HostTable.refuse`), in the seam's own exception type, so a test never reaches Azure; the refusal is
+recorded so that the fixture fails the test even when the application swallowed the error.
+
+Seams are named here as ``module:instance`` and imported only when the first fake starts (the plugin import stays
+cheap), and only when the library they patch is installed.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import threading
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import TYPE_CHECKING, Callable, ClassVar, Optional
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from ._gateway import Gateway
+    from ._rest.http import FakeRequest, FakeResponse
 
 AZURE_HOST_SUFFIX = ".webpubsub.azure.com"
-T = TypeVar("T")
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+SEAMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pytest_webpubsub.transport:REQUESTS_SEAM", ("azure.core", "requests")),
+    ("pytest_webpubsub.transport:AIOHTTP_SEAM", ("azure.core", "aiohttp")),
+    ("pytest_webpubsub._httpx:SEAM", ("httpx", "respx")),
+    ("pytest_webpubsub._sdk_sync:SEAM", ("azure.messaging.webpubsubclient", "websocket")),
+    ("pytest_webpubsub._sdk_async:SEAM", ("azure.messaging.webpubsubclient", "aiohttp")),
+)
+"""Every seam as ``module:instance`` with the modules it needs (an optional library not installed: no patch), in
+install order."""
 
 
-def is_azure_host(netloc: str) -> bool:
-    """Whether a ``host[:port]`` is a real Web PubSub host."""
-    return netloc.rsplit(":", 1)[0].lower().endswith(AZURE_HOST_SUFFIX) if netloc else False
+def normalise_host(url_or_netloc: str, scheme: Optional[str] = None) -> str:
+    """``host[:port]`` as the table keys it: lower case, no trailing dot, no default port, no user info.
+
+    Accepts a URL (``https://Fake.webpubsub.azure.com.:443/x`` -> ``fake.webpubsub.azure.com``) or a bare netloc
+    (with ``scheme`` to know the default port). An unparsable value comes back lower-cased, matching nothing.
+    """
+    if "://" in url_or_netloc:
+        parts = urlsplit(url_or_netloc)
+        scheme, netloc = parts.scheme.lower(), parts.netloc
+    else:
+        netloc = url_or_netloc
+    netloc = netloc.rpartition("@")[2].lower()
+    host, port = netloc, ""
+    if netloc.startswith("["):  # IPv6 literal
+        end = netloc.find("]")
+        host, port = netloc[: end + 1], netloc[end + 2 :] if end >= 0 and netloc[end + 1 : end + 2] == ":" else ""
+    elif ":" in netloc:
+        host, _, port = netloc.rpartition(":")
+    host = host.rstrip(".")
+    if port and scheme is not None and port == str(_DEFAULT_PORTS.get(scheme, "")):
+        port = ""
+    return f"{host}:{port}" if port else host
 
 
-REFUSED_HOSTS: list[str] = []
-"""Every Azure host a seam refused in this process, in order: the fixture fails a test that caused one, even if
-the application swallowed the error (a test must never have tried to reach Azure)."""
+def is_azure_host(host: str) -> bool:
+    """Whether a normalised ``host[:port]`` is a real Web PubSub host."""
+    return host.rsplit(":", 1)[0].endswith(AZURE_HOST_SUFFIX) if host else False
 
 
-def refuse_unowned_host(host: str, owned: Iterable[str], *, hint: str) -> str:
-    """Record the refusal of an Azure host no fake owns; return why it is refused and what to do instead."""
-    REFUSED_HOSTS.append(host)
-    hosts = ", ".join(sorted(owned)) or "none"
-    return (
-        f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure. "
-        f"Hosts owned by active fakes: {hosts}. {hint}, or set the fake's endpoint "
-        "(marker @pytest.mark.webpubsub(endpoint=...) or ini webpubsub_endpoint)."
-    )
+class Owner:
+    """What an active fake offers the seams for one host: REST answers and the connection gateway."""
+
+    __slots__ = ("handle", "gateway")
+
+    def __init__(self, handle: Callable[[FakeRequest], FakeResponse], gateway: Gateway) -> None:
+        self.handle = handle
+        self.gateway = gateway
 
 
-class HostTable(Generic[T]):
-    """Owners by host (lower-cased), reference-counting one patch: installed with the first, removed with the last."""
+class Seam:
+    """One patch point of one client library. Subclasses say what they need and how to (un)install."""
 
-    def __init__(self, install: Callable[[], None], uninstall: Callable[[], None]) -> None:
+    hint: ClassVar[str] = "Build the client from webpubsub.connection_string"
+    """What to do instead, for the refusal of an unowned Azure host."""
+
+    def install(self) -> None:
+        """Patch the library (the first fake became active)."""
+
+    def uninstall(self) -> None:
+        """Undo :meth:`install` exactly (the last fake stopped)."""
+
+    def release(self, host: str) -> None:
+        """The owner of ``host`` is leaving: end what this seam still has open for it (sockets, threads)."""
+
+
+class HostTable:
+    """Owners by normalised host; installs every available seam with the first owner, removes them with the last."""
+
+    def __init__(self, seams: tuple[tuple[str, tuple[str, ...]], ...] = SEAMS) -> None:
         self.lock = threading.RLock()
-        self._owners: dict[str, T] = {}
-        self._install = install
-        self._uninstall = uninstall
+        self._seam_names = seams
+        self._seams: list[Seam] = []
+        self._owners: dict[str, Owner] = {}
+        self.refused: list[str] = []
+        """Every Azure host a seam refused in this process, in order."""
 
-    def add(self, host: str, owner: T) -> None:
+    def add(self, host: str, owner: Owner) -> None:
+        """Make ``owner`` answer for ``host``; raise RuntimeError if another active fake owns it."""
         with self.lock:
-            host = host.lower()
+            host = normalise_host(host)
             if host in self._owners:
                 raise RuntimeError(
                     f"pytest-webpubsub: another active FakeWebPubSub already owns the host {host!r}; "
                     "give each fake its own endpoint"
                 )
-            self._owners[host] = owner
-            if len(self._owners) == 1:
+            if not self._owners:
                 self._install()
+            self._owners[host] = owner
 
     def remove(self, host: str) -> None:
+        """``host``'s owner leaves: every seam releases what it has for the host; the last owner unpatches."""
+        host = normalise_host(host)
         with self.lock:
-            if self._owners.pop(host.lower(), None) is not None and not self._owners:
-                self._uninstall()
+            if host not in self._owners:
+                return
+            seams = list(self._seams)
+        try:  # without the lock: releasing waits for reader threads that may route through the table
+            for seam in seams:
+                seam.release(host)
+        finally:
+            with self.lock:
+                self._owners.pop(host, None)
+                if not self._owners:
+                    self._uninstall()
 
-    def get(self, host: str) -> T | None:
-        return self._owners.get(host.lower())
+    def owner(self, url: str) -> Optional[Owner]:
+        """The owner of ``url``'s host (a URL or a ``scheme``-less netloc), or None."""
+        return self._owners.get(normalise_host(url))
 
     def hosts(self) -> list[str]:
-        return list(self._owners)
+        return sorted(self._owners)
+
+    def refuse(self, url: str, hint: str) -> Optional[str]:
+        """For an Azure host no fake owns: record the refusal and return why and what to do; else None."""
+        host = normalise_host(url)
+        if not is_azure_host(host) or host in self._owners:
+            return None
+        self.refused.append(host)
+        owned = ", ".join(self.hosts()) or "none"
+        return (
+            f"pytest-webpubsub: no fake owns {host!r}, and tests must not reach Azure. "
+            f"Hosts owned by active fakes: {owned}. {hint}, or set the fake's endpoint "
+            "(marker @pytest.mark.webpubsub(endpoint=...) or ini webpubsub_endpoint)."
+        )
+
+    @property
+    def installed(self) -> tuple[Seam, ...]:
+        return tuple(self._seams)
+
+    def _install(self) -> None:
+        for name, requires in self._seam_names:
+            if not all(_importable(module) for module in requires):
+                continue
+            seam = _load(name)
+            try:
+                seam.install()
+            except BaseException:
+                self._uninstall()
+                raise
+            self._seams.append(seam)
+
+    def _uninstall(self) -> None:
+        while self._seams:
+            self._seams.pop().uninstall()
+
+
+def _load(name: str) -> Seam:
+    """The seam ``module:instance`` (its module is imported now, not with the plugin)."""
+    module_name, _, attribute = name.partition(":")
+    seam: Seam = getattr(importlib.import_module(module_name), attribute)
+    return seam
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+HOSTS = HostTable()
+"""The one table of this process."""

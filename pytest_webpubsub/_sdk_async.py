@@ -2,9 +2,9 @@
 
 The SDK's ``WebSocketAppAsync`` opens ``aiohttp.ClientSession()`` and ``session.ws_connect(url, ...)``, both
 looked up through the module global ``aiohttp`` of ``azure.messaging.webpubsubclient.aio._client`` at call time.
-While a fake is active that global is a module shim (reference-counted, routed by host, like the REST seam in
-:mod:`.transport`): every attribute is real aiohttp except ``ClientSession``, whose ``ws_connect`` gives an
-in-memory :class:`FakeClientWebSocket` for a host an active fake owns and a real WebSocket for any other host.
+While any fake is active that global is a module shim (:class:`AsyncClientSeam`): every attribute is real
+aiohttp except ``ClientSession``, whose ``ws_connect`` gives an in-memory :class:`FakeClientWebSocket` for a host
+an active fake owns and a real WebSocket for any other host.
 A ``*.webpubsub.azure.com`` host that no fake owns fails at once, like a network error, so ``open()`` never
 reaches Azure. The SDK keeps its own receive loop, recovery and reconnect logic.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import importlib
 import json
 import threading
 import types
@@ -26,7 +27,8 @@ from typing import Any, Callable, NamedTuple
 from urllib.parse import urlsplit
 
 from . import _protocol
-from ._hosts import HostTable, is_azure_host, refuse_unowned_host
+from ._gateway import ConnectionRefused, Gateway
+from ._hosts import HOSTS, Seam, normalise_host
 from ._session import CLOSE_POLICY_VIOLATION, ClientSession, Outbound
 
 STOPPED_REASON = "pytest-webpubsub: the fake service was stopped."
@@ -34,101 +36,61 @@ _SDK_MODULE = "azure.messaging.webpubsubclient.aio._client"
 _ABNORMAL_CLOSURE = 1006
 
 
-def patch_async_client(host: str, fake: Any) -> Callable[[], None]:
-    """Route ``WebPubSubClient`` connections for ``host`` to ``fake``; return the undo function.
-
-    A no-op when aiohttp (the SDK's ``aio`` extra) is not installed.
-    """
-    try:
-        import aiohttp  # noqa: F401
-        import importlib
-
-        importlib.import_module(_SDK_MODULE)
-    except ImportError:
-        return lambda: None
-    route = _PATCH.register(host, fake)
-
-    def undo() -> None:
-        _PATCH.unregister(host)
-        route.stop()
-
-    return undo
+# -- the seam ------------------------------------------------------------------------------------------
 
 
-# -- routing -------------------------------------------------------------------------------------------
+class AsyncClientSeam(Seam):
+    """Replaces the aio client SDK module's ``aiohttp`` global while any fake is active, routing by host."""
 
+    hint = "Build the client's URL from the fake (webpubsub.service_client(...).get_client_access_token())"
 
-class _Route:
-    """One active fake's host and the in-memory sockets connected to it."""
-
-    def __init__(self, host: str, fake: Any) -> None:
-        self.host = host
-        self.fake = fake
+    def __init__(self) -> None:
+        self._original: Any = None
+        self._shim: Any = None
         self._lock = threading.Lock()
-        self._sockets: set[FakeClientWebSocket] = set()
+        self._sockets: dict[str, set[FakeClientWebSocket]] = {}
+
+    def gateway_for(self, url: str) -> Gateway | None:
+        """The gateway owning ``url``'s host; raise a connection error for an Azure host no fake owns."""
+        owner = HOSTS.owner(url)
+        if owner is not None:
+            return owner.gateway
+        refusal = HOSTS.refuse(url, self.hint)
+        if refusal is not None:
+            raise _no_fake_error(urlsplit(url), refusal)
+        return None
 
     def add(self, ws: FakeClientWebSocket) -> None:
         with self._lock:
-            self._sockets.add(ws)
+            self._sockets.setdefault(ws.host, set()).add(ws)
 
     def discard(self, ws: FakeClientWebSocket) -> None:
         with self._lock:
-            self._sockets.discard(ws)
+            self._sockets.get(ws.host, set()).discard(ws)
 
-    def stop(self) -> None:
-        """End every socket still open, as the service going away: the SDK's tasks then finish."""
+    def release(self, host: str) -> None:
+        """End every socket of ``host`` still open, as the service going away: the SDK's tasks then finish."""
         with self._lock:
-            sockets, self._sockets = list(self._sockets), set()
+            sockets = self._sockets.pop(host, set())
         for ws in sockets:
             ws._service_stopped()
 
-
-class _Patch:
-    """Reference-counted replacement of the SDK module's ``aiohttp`` global, routing by host."""
-
-    def __init__(self) -> None:
-        self.table: HostTable[_Route] = HostTable(self._install, self._uninstall)
-        self._original: Any = None
-        self._shim: Any = None
-
-    def register(self, host: str, fake: Any) -> _Route:
-        route = _Route(host.lower(), fake)
-        self.table.add(host, route)
-        return route
-
-    def unregister(self, host: str) -> None:
-        self.table.remove(host)
-
-    def route_for(self, url: str) -> _Route | None:
-        """The route owning ``url``'s host; raise a connection error for an Azure host no fake owns."""
-        parts = urlsplit(url)
-        host = parts.netloc.lower()
-        route = self.table.get(host)
-        if route is None and is_azure_host(host):
-            hint = "Build the client's URL from the fake (webpubsub.service_client(...).get_client_access_token())"
-            raise _no_fake_error(parts, refuse_unowned_host(host, self.table.hosts(), hint=hint))
-        return route
-
-    def _install(self) -> None:
-        import importlib
-
+    def install(self) -> None:
         import aiohttp
 
-        sdk = importlib.import_module(_SDK_MODULE)
+        sdk: Any = importlib.import_module(_SDK_MODULE)
         self._original = sdk.aiohttp
         self._shim = _aiohttp_shim(aiohttp)
         sdk.aiohttp = self._shim
 
-    def _uninstall(self) -> None:
-        import importlib
-
-        sdk = importlib.import_module(_SDK_MODULE)
+    def uninstall(self) -> None:
+        sdk: Any = importlib.import_module(_SDK_MODULE)
         if self._shim is not None and sdk.aiohttp is self._shim:
             sdk.aiohttp = self._original
         self._original = self._shim = None
 
 
-_PATCH = _Patch()
+SEAM = AsyncClientSeam()
 
 
 def _aiohttp_shim(aiohttp: types.ModuleType) -> types.ModuleType:
@@ -199,10 +161,10 @@ class FakeClientSession:
     async def ws_connect(self, url: Any, *, protocols: Any = (), headers: Any = None, **kwargs: Any) -> Any:
         if self._closed:
             raise RuntimeError("Session is closed")
-        route = _PATCH.route_for(str(url))
-        if route is None:
+        gateway = SEAM.gateway_for(str(url))
+        if gateway is None:
             return await self._real_session().ws_connect(url, protocols=protocols, headers=headers, **kwargs)
-        ws = FakeClientWebSocket._connect(route, str(url), list(protocols or ()), dict(headers or {}))
+        ws = FakeClientWebSocket._connect(gateway, str(url), list(protocols or ()), dict(headers or {}))
         self._sockets.append(ws)
         return ws
 
@@ -251,8 +213,8 @@ class FakeClientWebSocket:
     with the service's code and reason, or ``CLOSED`` (no data) when the link was dropped or closed here.
     """
 
-    def __init__(self, route: _Route, protocol: str | None) -> None:
-        self._route = route
+    def __init__(self, host: str) -> None:
+        self.host = host
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._lock = threading.Lock()
@@ -262,24 +224,20 @@ class FakeClientWebSocket:
         self._dead = False  # no more frames either way: ended by the service, dropped, or closed here
         self._closed = False
         self._close_code: int | None = None
-        self._protocol = protocol
+        self._protocol: _protocol.ClientProtocol = _protocol.SIMPLE
         self.service_session: ClientSession | None = None
 
     @classmethod
-    def _connect(cls, route: _Route, url: str, offered: list[str], headers: dict[str, str]) -> FakeClientWebSocket:
-        from ._fake import ConnectionRefused, RecoveryFailed
-
-        protocol = next((name for name in offered if name in _protocol.PUBSUB_PROTOCOLS), None)
+    def _connect(cls, gateway: Gateway, url: str, offered: list[str], headers: dict[str, str]) -> FakeClientWebSocket:
         authorization = next((value for key, value in headers.items() if key.lower() == "authorization"), None)
-        ws = cls(route, protocol)
-        route.add(ws)
+        ws = cls(normalise_host(url))
+        SEAM.add(ws)
         try:
-            ws.service_session = route.fake.handshake(url, ws, protocol=protocol, authorization=authorization)
+            # A failed recovery is accepted, then closed with 1008 by the service: receive() reports it.
+            ws.service_session, ws._protocol = gateway.handshake(url, ws, offered=offered, authorization=authorization)
         except ConnectionRefused as refused:
-            route.discard(ws)
+            SEAM.discard(ws)
             raise _handshake_error(url, headers, refused.status, str(refused)) from None
-        except RecoveryFailed:
-            pass  # accepted, then closed with 1008 by the service: receive() reports it
         return ws
 
     def __repr__(self) -> str:
@@ -311,7 +269,7 @@ class FakeClientWebSocket:
 
     @property
     def protocol(self) -> str | None:
-        return self._protocol
+        return self._protocol.name
 
     def exception(self) -> BaseException | None:
         return None
@@ -331,7 +289,7 @@ class FakeClientWebSocket:
                 item = self._pending.popleft() if self._pending else None
             if isinstance(item, _End):
                 self._closed = True
-                self._route.discard(self)
+                SEAM.discard(self)
                 if item.code is None:
                     self._close_code = _ABNORMAL_CLOSURE
                     return aiohttp.WSMessage(aiohttp.WSMsgType.CLOSED, None, None)
@@ -375,12 +333,12 @@ class FakeClientWebSocket:
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
         if not isinstance(data, str):
-            raise TypeError("data argument must be str (%r)" % type(data))
+            raise TypeError(f"data argument must be str ({type(data)!r})")
         self._send(data)
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError("data argument must be byte-ish (%r)" % type(data))
+            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
         self._send(bytes(data))
 
     async def send_json(
@@ -403,7 +361,7 @@ class FakeClientWebSocket:
             was_dead, self._dead, self._closed = self._dead, True, True
             self._pending.clear()
         self._close_code = ended.code if ended is not None and ended.code is not None else code
-        self._route.discard(self)
+        SEAM.discard(self)
         if not was_dead:
             self._detach(lambda session: session.close_from_client())
         self._wake()
@@ -430,8 +388,9 @@ class FakeClientWebSocket:
 
     def _service_stopped(self) -> None:
         """The fake stopped: ``disconnected`` (PubSub protocols) and a 1008 close, so the SDK does not recover."""
-        if _protocol.is_pubsub(self._protocol):
-            self.write(Outbound(frame=_protocol.disconnected_frame(STOPPED_REASON)))
+        disconnected = self._protocol.disconnected(STOPPED_REASON)
+        if disconnected is not None:
+            self.write(Outbound(frame=disconnected))
         self.end(CLOSE_POLICY_VIOLATION, STOPPED_REASON)
 
     def _drop(self) -> None:

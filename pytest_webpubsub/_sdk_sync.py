@@ -2,8 +2,8 @@
 
 ``WebPubSubClient._connect`` builds one ``WebSocketAppSync`` per connection, looking the class up in
 ``azure.messaging.webpubsubclient._client`` at call time, and runs its ``run_forever`` on a reader thread
-(sdk-interception §3.1, §3.5). :func:`patch_sync_client` replaces that module global, reference-counted
-like :func:`~.transport.patch_azure_core`, with a router by URL host:
+(sdk-internals §3.1, §3.5). :class:`SyncClientSeam` replaces that module global while any fake is active, with
+a router by URL host:
 
 * a host owned by an active fake gets a :class:`FakeWebSocketAppSync`: an in-memory socket whose reader
   thread handshakes with the fake and pumps what the service writes into the SDK's callbacks;
@@ -11,7 +11,7 @@ like :func:`~.transport.patch_azure_core`, with a router by URL host:
 * any other host gets the original class.
 
 While patched, ``SendMessageErrorOptions`` (the SDK's per-message ack condition) gets a latched condition,
-so an ack can never be lost between the sender's ``send`` and its ``wait`` (sdk-interception §3.6).
+so an ack can never be lost between the sender's ``send`` and its ``wait`` (sdk-internals §3.6).
 """
 
 from __future__ import annotations
@@ -21,22 +21,21 @@ import threading
 import time
 from http import HTTPStatus
 from typing import Any, Callable, NamedTuple, Optional, Union
-from urllib.parse import urlsplit
 
 import websocket
 from azure.messaging.webpubsubclient import _client as sdk
 
 from . import _protocol
-from ._fake import ConnectionRefused, RecoveryFailed
+from ._gateway import ConnectionRefused, Gateway
+from ._hosts import HOSTS, Seam, normalise_host
 from ._session import CLOSE_NORMAL, ClientSession, Outbound
-from ._hosts import HostTable, is_azure_host, refuse_unowned_host
 
 CLOSE_GOING_AWAY = 1001
 STOP_JOIN_SECONDS = 2.0
 """How long stopping a fake waits, in total, for the reader threads of its SDK clients to finish."""
 
 _BASE_APP = sdk.WebSocketAppSync
-_BASE_ACK_OPTIONS = sdk.SendMessageErrorOptions
+_BASE_ACK_OPTIONS: type = sdk.SendMessageErrorOptions
 
 
 class LatchedCondition(threading.Condition):
@@ -63,7 +62,7 @@ class LatchedCondition(threading.Condition):
         return super().wait(timeout)
 
 
-class LatchedSendMessageErrorOptions(_BASE_ACK_OPTIONS):  # type: ignore[misc, valid-type]
+class LatchedSendMessageErrorOptions(_BASE_ACK_OPTIONS):  # type: ignore[misc]
     """The SDK's per-message ack state, with a :class:`LatchedCondition`."""
 
     def __init__(self, ack_id: Optional[int] = None, error_detail: Any = None) -> None:
@@ -129,7 +128,7 @@ class FakeSocket:
         self.ping(payload)
 
 
-class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
+class FakeWebSocketAppSync(_BASE_APP):
     """An in-memory ``WebSocketAppSync``: ``run_forever`` (the SDK's reader thread) talks to a fake.
 
     Every SDK callback runs on the reader thread, in the order the service wrote, through websocket-client's
@@ -140,15 +139,15 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
         self,
         url: str,
         *args: Any,
-        fake: Any = None,
+        gateway: Optional[Gateway] = None,
         refusal: Optional[str] = None,
-        registry: Optional[_Patch] = None,
+        registry: Optional[SyncClientSeam] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(url, *args, **kwargs)
         self.cv = LatchedCondition()
-        self.fake = fake
-        self.protocol: Optional[str] = None
+        self.gateway = gateway
+        self._protocol: _protocol.ClientProtocol = _protocol.SIMPLE
         self.session: Optional[ClientSession] = None
         self.reader: Optional[threading.Thread] = None
         self._refusal = refusal
@@ -163,11 +162,16 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
 
     def __repr__(self) -> str:
         state = "open" if self.sock else "closed"
-        return f"<FakeWebSocketAppSync {urlsplit(self.url).netloc} {self.protocol} {state}>"
+        return f"<FakeWebSocketAppSync {self.host} {self.protocol} {state}>"
+
+    @property
+    def protocol(self) -> Optional[str]:
+        """The subprotocol the service selected (None: none)."""
+        return self._protocol.name
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).netloc.lower()
+        return normalise_host(self.url)
 
     # -- the reader thread -----------------------------------------------------------------------------
 
@@ -185,7 +189,7 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
     def _run(self) -> bool:
         try:
             self._handshake()
-        except Exception as failure:  # noqa: BLE001 - websocket-client reports any connect failure to on_error
+        except Exception as failure:
             self.has_errored = True
             self._callback(self.on_error, failure)
             self._callback(self.on_close, None, None)
@@ -193,7 +197,7 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
         with self._state_lock:
             closed_early = self._closing
             if not closed_early:
-                self.sock = FakeSocket(self)
+                self.sock = FakeSocket(self)  # type: ignore[assignment]
         if closed_early:
             # Closed while connecting: the handshake is abandoned, like a real socket closed mid-connect.
             self._with_own_session(lambda session: session.close_from_client())
@@ -219,23 +223,20 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
         return self.has_errored
 
     def _handshake(self) -> None:
-        if self._refusal is not None:
-            raise HostNotFaked(self._refusal)
+        if self._refusal is not None or self.gateway is None:
+            raise HostNotFaked(self._refusal or "no fake")
         offered = list(self.subprotocols or [])
-        protocol = next((name for name in offered if _protocol.is_pubsub(name)), None)
-        if offered and protocol is None:
+        if offered and _protocol.select(offered).name is None:
             # The service selects none of them; websocket-client refuses a handshake without the header.
             raise websocket.WebSocketException("Invalid WebSocket Header")
-        self.protocol = protocol
         try:
-            self.session = self.fake.handshake(self.url, self._link, protocol=protocol)
+            # A failed recovery is accepted, then closed with 1008: the end is already queued.
+            self.session, self._protocol = self.gateway.handshake(self.url, self._link, offered=offered)
         except ConnectionRefused as refused:
             phrase = _phrase(refused.status)
             raise websocket.WebSocketBadStatusException(
                 f"Handshake status {refused.status} {phrase} -+-+- {refused.reason}", refused.status, phrase
             ) from None
-        except RecoveryFailed:
-            pass  # accepted, then closed with 1008: the end is already queued
 
     def _pump(self) -> _End:
         while True:
@@ -244,7 +245,7 @@ class FakeWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
                 return item
             if self._lost:
                 continue  # frames still in flight when the link dropped never arrive
-            frame = item.render(self.protocol)
+            frame = item.render(self._protocol)
             opcode = websocket.ABNF.OPCODE_BINARY if isinstance(frame, bytes) else websocket.ABNF.OPCODE_TEXT
             self._callback(self.on_data, frame, opcode, True)
             self._callback(self.on_message, frame)
@@ -331,67 +332,61 @@ def _closed_by_server(code: Optional[int], reason: Optional[str]) -> websocket.W
     return error
 
 
-# -- the module-global patch ---------------------------------------------------------------------------
+# -- the seam ------------------------------------------------------------------------------------------
 
 
-class _RoutedWebSocketAppSync(_BASE_APP):  # type: ignore[misc, valid-type]
+class _RoutedWebSocketAppSync(_BASE_APP):
     """What ``_client.WebSocketAppSync`` is while patched: builds a fake socket or the original, by host."""
 
     def __new__(cls, url: str, *args: Any, **kwargs: Any) -> Any:
-        return _PATCH.build(url, *args, **kwargs)
+        return SEAM.build(url, *args, **kwargs)
 
 
-class _Patch:
-    """Reference-counted replacement of the SDK's module globals, routing connections by host."""
+class SyncClientSeam(Seam):
+    """Replaces the sync client SDK's socket class and ack options while any fake is active."""
+
+    hint = "Get the client URL from webpubsub.service_client(hub).get_client_access_token()"
 
     def __init__(self) -> None:
-        self.table: HostTable[Any] = HostTable(self._install, self._uninstall)
         self._stopping: set[str] = set()
         self._open: set[FakeWebSocketAppSync] = set()
         self._originals: dict[str, Any] = {}
 
-    def register(self, host: str, fake: Any) -> None:
-        self.table.add(host, fake)
+    def build(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        host = normalise_host(url)
+        with HOSTS.lock:
+            owner = HOSTS.owner(url)
+            stopping = host in self._stopping
+            original = self._originals.get("WebSocketAppSync", _BASE_APP)
+            refusal = None if owner is not None else HOSTS.refuse(url, self.hint)
+        if owner is not None and not stopping:
+            return FakeWebSocketAppSync(url, *args, gateway=owner.gateway, registry=self, **kwargs)
+        if owner is not None:
+            refusal = f"pytest-webpubsub: the fake for {host!r} is stopping; it accepts no new connections."
+        if refusal is None:
+            return original(url, *args, **kwargs)
+        return FakeWebSocketAppSync(url, *args, refusal=refusal, **kwargs)
 
-    def unregister(self, host: str) -> None:
-        """Close the fake's SDK clients that are still open, wait for their reader threads, then unroute."""
-        host = host.lower()
-        with self.table.lock:
+    def opened(self, app: FakeWebSocketAppSync) -> None:
+        with HOSTS.lock:
+            self._open.add(app)
+
+    def finished(self, app: FakeWebSocketAppSync) -> None:
+        with HOSTS.lock:
+            self._open.discard(app)
+
+    def release(self, host: str) -> None:
+        """Close the fake's SDK clients that are still open and wait for their reader threads."""
+        with HOSTS.lock:
             self._stopping.add(host)
             sockets = [app for app in self._open if app.host == host]
         try:
             _shut_down(sockets)
         finally:
-            with self.table.lock:
+            with HOSTS.lock:
                 self._stopping.discard(host)
-                self.table.remove(host)
 
-    def build(self, url: str, *args: Any, **kwargs: Any) -> Any:
-        host = urlsplit(url).netloc.lower()
-        with self.table.lock:
-            fake = self.table.get(host)
-            stopping = host in self._stopping
-            original = self._originals.get("WebSocketAppSync", _BASE_APP)
-        if fake is not None and not stopping:
-            return FakeWebSocketAppSync(url, *args, fake=fake, registry=self, **kwargs)
-        if fake is not None:
-            refusal = f"pytest-webpubsub: the fake for {host!r} is stopping; it accepts no new connections."
-        elif is_azure_host(host):
-            hint = "Get the client URL from webpubsub.service_client(hub).get_client_access_token()"
-            refusal = refuse_unowned_host(host, self.table.hosts(), hint=hint)
-        else:
-            return original(url, *args, **kwargs)
-        return FakeWebSocketAppSync(url, *args, refusal=refusal, **kwargs)
-
-    def opened(self, app: FakeWebSocketAppSync) -> None:
-        with self.table.lock:
-            self._open.add(app)
-
-    def finished(self, app: FakeWebSocketAppSync) -> None:
-        with self.table.lock:
-            self._open.discard(app)
-
-    def _install(self) -> None:
+    def install(self) -> None:
         self._originals = {
             "WebSocketAppSync": sdk.WebSocketAppSync,
             "SendMessageErrorOptions": sdk.SendMessageErrorOptions,
@@ -399,10 +394,13 @@ class _Patch:
         sdk.WebSocketAppSync = _RoutedWebSocketAppSync
         sdk.SendMessageErrorOptions = LatchedSendMessageErrorOptions
 
-    def _uninstall(self) -> None:
+    def uninstall(self) -> None:
         for name, original in self._originals.items():
             setattr(sdk, name, original)
         self._originals = {}
+
+
+SEAM = SyncClientSeam()
 
 
 def _shut_down(sockets: list[FakeWebSocketAppSync]) -> None:
@@ -411,7 +409,7 @@ def _shut_down(sockets: list[FakeWebSocketAppSync]) -> None:
     for client in clients.values():
         try:
             client.close()
-        except Exception:  # noqa: BLE001 - stopping the fake must go on and undo its other patches
+        except Exception:
             pass
     for app in sockets:
         app.end_by_service(CLOSE_GOING_AWAY, "pytest-webpubsub: the fake service stopped.")
@@ -433,12 +431,3 @@ def _client_of(app: FakeWebSocketAppSync) -> Any:
             if isinstance(value, sdk.WebPubSubClient):
                 return value
     return None
-
-
-_PATCH = _Patch()
-
-
-def patch_sync_client(host: str, fake: Any) -> Callable[[], None]:
-    """Route ``WebPubSubClient`` connections for ``host`` to ``fake``; return the undo function."""
-    _PATCH.register(host, fake)
-    return lambda: _PATCH.unregister(host)

@@ -5,16 +5,16 @@ client sends into service calls (with permission checks, acks and duplicate dete
 service writes into :class:`Outbound` items for the link: the simulated client records them, an SDK adapter
 renders and queues them for its reader thread. It never does I/O and never blocks.
 
-Protocols (contract §5): simple WebSocket clients (``sendEvent`` or ``sendToGroup`` mode, raw frames only),
-``json.webpubsub.azure.v1`` and ``json.reliable.webpubsub.azure.v1`` (sequence ids, cumulative
-``sequenceAck``, a buffer of unacknowledged messages replayed on recovery).
+The subprotocol is an object chosen once at the handshake (:mod:`._protocol`): it parses the client's frames and
+renders the service's writes. Simple WebSocket clients run in ``sendEvent`` or ``sendToGroup`` mode; the reliable
+protocol adds sequence ids, a cumulative ``sequenceAck`` and a buffer of unacknowledged messages replayed on
+recovery (service-behaviour §5).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import threading
 from typing import Any, Callable, NamedTuple, Protocol
@@ -22,8 +22,9 @@ from typing import Any, Callable, NamedTuple, Protocol
 from . import _protocol
 from ._core import names
 from ._core.errors import BadRequestError, ForbiddenError
-from ._core.model import DataType, Delivery, Message
+from ._core.model import Delivery, Message
 from ._core.service import Connection, WebPubSubService
+from ._protocol import ClientProtocol
 
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_DATA = 1007
@@ -33,7 +34,6 @@ RELIABLE_BUFFER_MESSAGES = 1000
 RELIABLE_BUFFER_BYTES = 16 * 1024 * 1024
 RECOVERY_WINDOW_SECONDS = 30.0
 INVALID_MESSAGE = "The client message is not a valid JSON protocol message."
-_DATA_TYPES: tuple[DataType, ...] = ("text", "json", "binary")
 
 
 class Outbound(NamedTuple):
@@ -43,21 +43,15 @@ class Outbound(NamedTuple):
     sequence_id: int | None = None
     frame: _protocol.Frame = ""
 
-    def render(self, protocol: str | None) -> _protocol.Frame:
+    def render(self, protocol: ClientProtocol) -> _protocol.Frame:
         """The exact WebSocket frame for a client speaking ``protocol``."""
         if self.delivery is None:
             return self.frame
-        if _protocol.is_pubsub(protocol):
-            return _protocol.message_frame(self.delivery, self.sequence_id)
-        return _protocol.raw_frame(self.delivery.message)
+        return protocol.render(self.delivery, self.sequence_id)
 
     @property
     def size(self) -> int:
         return len(self.delivery.message.payload) if self.delivery is not None else len(self.frame)
-
-
-_data_item = functools.partial(tuple.__new__, Outbound)
-"""``Outbound`` built without the Python-level ``__new__``: this runs once per recipient of every send."""
 
 
 class Link(Protocol):
@@ -89,7 +83,7 @@ class ClientSession:
         user_id: str | None = None,
         groups: tuple[str, ...] | list[str] = (),
         roles: tuple[str, ...] | list[str] = (),
-        protocol: str | None = _protocol.JSON,
+        protocol: ClientProtocol = _protocol.JSON_V1,
         simple_mode: SimpleMode = SimpleMode(),
         clock: Callable[[], float],
         reconnection_token: Callable[[str], str],
@@ -103,7 +97,7 @@ class ClientSession:
         self.protocol = protocol
         self.simple_mode = simple_mode
         self.link: Link | None = link
-        self.reliable = _protocol.is_reliable(protocol)
+        self.reliable = protocol.reliable
         self.processed_ack_ids: set[int] = set()
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -112,13 +106,11 @@ class ClientSession:
         self._unacked: list[Outbound] = []
         self._unacked_bytes = 0
         self.connection: Connection = service.open_connection(
-            hub, self, user_id=user_id, groups=groups, roles=roles, protocol=protocol
+            hub, self, user_id=user_id, groups=groups, roles=roles, protocol=protocol.name
         )
         self.reconnection_token = reconnection_token(self.connection.connection_id) if self.reliable else None
-        if _protocol.is_pubsub(protocol):
-            connected = _protocol.connected_frame(
-                self.connection.connection_id, self.connection.user_id, self.reconnection_token
-            )
+        connected = protocol.connected(self.connection.connection_id, self.connection.user_id, self.reconnection_token)
+        if connected is not None:
             link.write(Outbound(frame=connected))
 
     @property
@@ -127,25 +119,29 @@ class ClientSession:
 
     # -- Endpoint: what the service writes -----------------------------------------------------------
 
-    def deliver(self, delivery: Delivery) -> None:
+    def deliver(self, delivery: Delivery) -> bool:
+        """Take one message; False when the connection could not (a reliable buffer overflowed: it is closed)."""
         if not self.reliable:
             if self.link is not None:
-                self.link.write(_data_item((delivery, None, "")))
-            return
-        item = Outbound(delivery, self._next_sequence_id)
-        self._next_sequence_id += 1
-        self._unacked.append(item)
-        self._unacked_bytes += item.size
-        if len(self._unacked) > RELIABLE_BUFFER_MESSAGES or self._unacked_bytes > RELIABLE_BUFFER_BYTES:
+                self.link.write(Outbound(delivery, None, ""))
+            return True
+        size = len(delivery.message.payload)
+        if len(self._unacked) >= RELIABLE_BUFFER_MESSAGES or self._unacked_bytes + size > RELIABLE_BUFFER_BYTES:
             self._unacked.clear()
+            self._unacked_bytes = 0
             self._service.close_connection(
                 self.connection.hub,
                 self.connection.connection_id,
                 reason="The reliable message buffer of the connection is full.",
             )
-            return
+            return False
+        item = Outbound(delivery, self._next_sequence_id, "")
+        self._next_sequence_id += 1
+        self._unacked.append(item)
+        self._unacked_bytes += size
         if self.link is not None:
             self.link.write(item)
+        return True
 
     def closed(self, reason: str | None) -> None:
         """The service closed the connection (REST close, overflow): ``disconnected`` first, then close."""
@@ -161,16 +157,15 @@ class ClientSession:
     def _receive(self, frame: _protocol.Frame) -> None:
         if not self.is_open or self.link is None:
             return
-        if not _protocol.is_pubsub(self.protocol):
-            self._receive_simple(frame)
-            return
-        request = _parse_request(frame)
+        request = self.protocol.parse(frame)
         if request is None:
             self._service.client_closed(self.connection, INVALID_MESSAGE)
             self._end(CLOSE_INVALID_DATA, INVALID_MESSAGE)
             return
         kind = request["type"]
-        if kind == "sequenceAck":
+        if kind == "message":
+            self._receive_simple(request["message"])
+        elif kind == "sequenceAck":
             self._acknowledge(request["sequenceId"])
         elif kind == "ping":
             self.link.write(Outbound(frame=_protocol.pong_frame()))
@@ -187,6 +182,7 @@ class ClientSession:
             return
         self.link = None
         if self.reliable:
+            self.connection.dropped = True
             self.detached_at = self._clock()
             if self._on_detach is not None:
                 self._on_detach(self)
@@ -208,10 +204,12 @@ class ClientSession:
         if previous is not None and previous is not link:
             previous.end(CLOSE_POLICY_VIOLATION, "The connection was recovered on another socket.")
         self.detached_at = None
-        connected = _protocol.connected_frame(
+        self.connection.dropped = False
+        connected = self.protocol.connected(
             self.connection.connection_id, self.connection.user_id, self.reconnection_token
         )
-        link.write(Outbound(frame=connected))
+        if connected is not None:
+            link.write(Outbound(frame=connected))
         for item in list(self._unacked):  # a link may acknowledge (and so pop) while we replay
             link.write(item)
 
@@ -225,11 +223,14 @@ class ClientSession:
     def _end(self, code: int, reason: str | None) -> None:
         link, self.link = self.link, None
         self.close_code, self.close_reason = code, reason
+        self.connection.dropped = False
         self._unacked.clear()
+        self._unacked_bytes = 0
         if link is None:
             return
-        if _protocol.is_pubsub(self.protocol):
-            link.write(Outbound(frame=_protocol.disconnected_frame(reason)))
+        disconnected = self.protocol.disconnected(reason)
+        if disconnected is not None:
+            link.write(Outbound(frame=disconnected))
         link.end(code, reason)
 
     def _acknowledge(self, sequence_id: int) -> None:
@@ -280,14 +281,13 @@ class ClientSession:
         elif kind == "event":
             raise _NoEventHandler(f"No event handler is registered for the event '{request['event']}'.")
 
-    def _receive_simple(self, frame: _protocol.Frame) -> None:
+    def _receive_simple(self, message: Message) -> None:
         group = self.simple_mode.send_to_group
         if group is None:
             reason = "No event handler is registered for the 'message' event."
             self._service.client_closed(self.connection, reason)
             self._end(CLOSE_INTERNAL_ERROR, reason)
             return
-        message = Message(frame, "binary") if isinstance(frame, bytes) else Message(frame.encode(), "text")
         try:
             self._service.send_to_group_as_client(self.connection, group, message, no_echo=self.simple_mode.no_echo)
         except (ForbiddenError, BadRequestError) as refused:
@@ -317,40 +317,9 @@ def _message(request: dict[str, Any]) -> Message:
 
 def _validate(request: dict[str, Any]) -> None:
     """Raise BadRequestError for an invalid group name or a payload that does not match its dataType."""
-    if "group" in dict(_REQUIRED[request["type"]]):
+    if request["type"] in ("joinGroup", "leaveGroup", "sendToGroup"):
         names.check_group(request["group"])
     if request["type"] in ("sendToGroup", "event"):
         _message(request)
 
 
-_REQUIRED: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
-    "joinGroup": (("group", str),),
-    "leaveGroup": (("group", str),),
-    "sendToGroup": (("group", str),),
-    "event": (("event", str),),
-    "sequenceAck": (("sequenceId", int),),
-    "ping": (),
-}
-
-
-def _parse_request(frame: _protocol.Frame) -> dict[str, Any] | None:
-    """A client request as a dict, or None when the frame is not a valid JSON-protocol message."""
-    try:
-        text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
-        request = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(request, dict) or request.get("type") not in _REQUIRED:
-        return None
-    for field, kind in _REQUIRED[request["type"]]:
-        value = request.get(field)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            return None
-    ack_id = request.get("ackId")
-    if ack_id is not None and (not isinstance(ack_id, int) or isinstance(ack_id, bool) or ack_id < 0):
-        return None
-    if request["type"] in ("sendToGroup", "event") and request.get("dataType", "json") not in _DATA_TYPES:
-        return None
-    if "noEcho" in request and not isinstance(request["noEcho"], bool):
-        return None
-    return request

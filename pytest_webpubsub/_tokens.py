@@ -1,4 +1,4 @@
-"""HS256 tokens as the service checks and mints them (contract §1.6, §1.8, §3), on an injected clock.
+"""HS256 tokens as the service checks and mints them (service-behaviour §1.6, §1.8, §3), on an injected clock.
 
 * REST calls carry ``Authorization: Bearer <jwt>`` signed with the access key; ``aud`` is the request URL.
   The service checks the signature, ``exp`` and the audience's host and path (query and scheme ignored).

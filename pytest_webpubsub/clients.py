@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from . import _protocol
+from . import _protocol, _session
 from ._core.model import DataType
-from . import _session
 from ._session import ClientSession, Outbound
 
 
@@ -37,24 +37,16 @@ class ReceivedMessage:
 
 @dataclass(frozen=True)
 class Ack:
-    """The service's answer to a request that carried an ``ackId``."""
+    """The service's answer to a request that carried an ``ackId``.
+
+    ``success`` is True, or False with ``error_name`` (``Forbidden``, ``Duplicate``, ``InternalServerError``...) and
+    ``error_message`` as the service worded them.
+    """
 
     ack_id: int
     success: bool
     error_name: str | None = None
     error_message: str | None = None
-
-
-def check_protocol(protocol: str | None) -> None:
-    """Refuse subprotocols the fake does not speak, with the reason (the service would not select them)."""
-    if protocol is None or _protocol.is_pubsub(protocol):
-        return
-    if protocol in _protocol.PROTOBUF:
-        raise ValueError(f"protocol {protocol!r} is not supported by pytest-webpubsub (no Python SDK speaks it)")
-    raise ValueError(
-        f"unknown protocol {protocol!r}: use None for a simple WebSocket client, "
-        f"{_protocol.JSON!r} or {_protocol.RELIABLE_JSON!r}"
-    )
 
 
 class FakeClientConnection:
@@ -66,11 +58,12 @@ class FakeClientConnection:
 
     def __init__(
         self,
-        open_session: Callable[[FakeClientConnection], ClientSession],
-        recover: Callable[[FakeClientConnection], None],
+        open_session: Callable[[FakeClientConnection], Optional[ClientSession]],
+        recover: Callable[[ClientSession, FakeClientConnection], None],
         *,
         auto_ack: bool = True,
     ) -> None:
+        self._lock = threading.Lock()  # what the service wrote may be read from any thread while it writes
         self._written: list[Outbound] = []
         self._frames: list[_protocol.Frame] = []
         self._received: list[ReceivedMessage] = []
@@ -79,11 +72,24 @@ class FakeClientConnection:
         self._auto_ack = auto_ack
         self._recover = recover
         self.close_code: int | None = None
-        self.session = open_session(self)
+        self._session: Optional[ClientSession] = None
+        session = open_session(self)
+        if session is None:
+            raise RuntimeError("pytest-webpubsub: the connection was not opened")
+        self._session = session
 
     def __repr__(self) -> str:
+        if self._session is None:
+            return "<FakeClientConnection (not connected)>"
         state = "open" if self.is_open else "closed"
         return f"<FakeClientConnection {self.connection_id} hub={self.hub!r} user={self.user_id!r} {state}>"
+
+    @property
+    def session(self) -> ClientSession:
+        """The service side of this connection (internal: the protocol engine)."""
+        if self._session is None:
+            raise RuntimeError("pytest-webpubsub: this connection is still connecting")
+        return self._session
 
     # -- identity and state ------------------------------------------------------------------------------
 
@@ -101,7 +107,8 @@ class FakeClientConnection:
 
     @property
     def protocol(self) -> str | None:
-        return self.session.protocol
+        """The subprotocol the service selected (None: a simple WebSocket client)."""
+        return self.session.protocol.name
 
     @property
     def groups(self) -> frozenset[str]:
@@ -127,28 +134,33 @@ class FakeClientConnection:
     @property
     def received(self) -> list[ReceivedMessage]:
         """The data messages received so far, in order (system frames and acks are not data)."""
-        self._render()
-        return list(self._received)
+        with self._lock:
+            self._render()
+            return list(self._received)
 
     @property
     def frames(self) -> list[_protocol.Frame]:
         """The exact frames the service wrote to this client, in order (``str`` text, ``bytes`` binary)."""
-        self._render()
-        return list(self._frames)
+        with self._lock:
+            self._render()
+            return list(self._frames)
 
     @property
     def acks(self) -> dict[int, Ack]:
         """Every ack received, by ack id."""
-        return dict(self._acks)
+        with self._lock:
+            return dict(self._acks)
 
     def _render(self) -> None:
+        """Render what was written since the last read (frames are built lazily: sends stay cheap)."""
+        protocol = self.session.protocol
         for item in self._written[len(self._frames) :]:
-            frame = item.render(self.protocol)
+            frame = item.render(protocol)
             self._frames.append(frame)
             delivery = item.delivery
             if delivery is None:
                 continue
-            if _protocol.is_pubsub(self.protocol):
+            if protocol.framed:
                 data, data_type = delivery.message.value, delivery.message.data_type
             else:
                 data, data_type = frame, ("binary" if isinstance(frame, bytes) else "text")
@@ -159,16 +171,18 @@ class FakeClientConnection:
     # -- Link: called by the session -----------------------------------------------------------------------
 
     def write(self, item: Outbound) -> None:
-        self._written.append(item)
+        with self._lock:
+            self._written.append(item)
         if item.delivery is not None:
-            if item.sequence_id is not None and self._auto_ack:
-                self.session.receive(_protocol.sequence_ack_frame(item.sequence_id))
+            if item.sequence_id is not None and self._auto_ack and self._session is not None:
+                self._session.receive(_protocol.sequence_ack_frame(item.sequence_id))
             return
         frame = json.loads(item.frame)  # system frames, acks and pongs: read them as a client would
         if frame["type"] == "ack":
             error = frame.get("error") or {}
             ack_id = frame["ackId"]
-            self._acks[ack_id] = Ack(ack_id, frame["success"], error.get("name"), error.get("message"))
+            with self._lock:
+                self._acks[ack_id] = Ack(ack_id, frame["success"], error.get("name"), error.get("message"))
 
     def end(self, code: int, reason: str | None) -> None:
         self.close_code = code
@@ -218,7 +232,8 @@ class FakeClientConnection:
     def sequence_ack(self, sequence_id: int | None = None) -> None:
         """``sequenceAck`` (reliable protocol): everything up to ``sequence_id`` (default: the last seen)."""
         if sequence_id is None:
-            sequence_id = max((item.sequence_id or 0 for item in self._written), default=0)
+            with self._lock:
+                sequence_id = max((item.sequence_id or 0 for item in self._written), default=0)
         self.send_frame(_protocol.sequence_ack_frame(sequence_id))
 
     def ping(self) -> None:
@@ -236,8 +251,15 @@ class FakeClientConnection:
             self.session.drop()
 
     def recover(self) -> None:
-        """Reconnect a dropped reliable connection with its connection id and reconnection token."""
-        self._recover(self)
+        """Reconnect a dropped reliable connection with its connection id and reconnection token.
+
+        Raises RuntimeError unless this is a dropped reliable connection, and ``RecoveryFailed`` (after a 1008
+        close) when the service no longer has it.
+        """
+        session = self.session
+        if not session.reliable or session.link is not None:
+            raise RuntimeError(f"{self!r} is not a dropped reliable connection; nothing to recover")
+        self._recover(session, self)
 
     def _request(self, request: dict[str, Any], ack: bool, ack_id: int | None) -> Ack | None:
         if ack and ack_id is None:
@@ -246,7 +268,10 @@ class FakeClientConnection:
         if ack:
             request["ackId"] = ack_id
         self.send_frame(json.dumps(request, separators=(",", ":")))
-        return self._acks.get(ack_id) if ack_id is not None else None
+        if ack_id is None:
+            return None
+        with self._lock:
+            return self._acks.get(ack_id)
 
 
 def _payload(data: Any, data_type: DataType | None) -> dict[str, Any]:

@@ -80,13 +80,13 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     """
     __tracebackhide__ = lambda info: info.errisinstance(TypeError)  # noqa: E731
     from ._fake import FakeWebPubSub
-    from ._hosts import REFUSED_HOSTS
+    from ._hosts import HOSTS
 
     fake = FakeWebPubSub(_marker_options(request))
-    refused_before = len(REFUSED_HOSTS)
+    refused_before = len(HOSTS.refused)
     with fake:
         yield fake
-    refused = REFUSED_HOSTS[refused_before:]
+    refused = HOSTS.refused[refused_before:]
     if refused and fake.options.fail_on_unowned_hosts:
         hosts = ", ".join(sorted(set(refused)))
         pytest.fail(

@@ -2,31 +2,29 @@
 
 Two ways in:
 
-* :func:`patch_azure_core` wraps ``RequestsTransport.send`` and ``AioHttpTransport.send`` at class level
-  (reference-counted, undone when the last fake stops). Clients that application code builds itself, even
-  before the test started, reach the fake when their host is a fake's; every other host goes to the original
-  method. A ``*.webpubsub.azure.com`` host that no fake owns fails like a network error
-  (``ServiceRequestError``), so a test never reaches Azure. Retry back-off after a fake's answer is instant.
+* two seams (:class:`RequestsTransportSeam`, :class:`AioHttpTransportSeam`) wrap ``send`` and ``sleep`` of
+  azure-core's default transports at class level while any fake is active. Clients that application code builds
+  itself, even before the test started, reach the fake when their host is a fake's; every other host goes to the
+  original method. A ``*.webpubsub.azure.com`` host that no fake owns fails like a network error
+  (``ServiceRequestError``), so a test never reaches Azure. Retry back-off after a fake's answer is instant. The
+  aiohttp seam applies only where aiohttp is installed (the ``aio`` extra).
 * :class:`FakeTransport` / :class:`AsyncFakeTransport` for ``transport=``, with no global patch at all.
-
-This is the only module that imports ``azure.core``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Callable, Iterator, MutableMapping
-from urllib.parse import urlencode, urlsplit
+from collections.abc import AsyncIterator, Iterator, MutableMapping
+from typing import Any, Callable, Optional
+from urllib.parse import urlencode
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
 from azure.core.pipeline.transport import AsyncHttpTransport, HttpTransport
-from azure.core.pipeline.transport._aiohttp import AioHttpTransport
-from azure.core.pipeline.transport._requests_basic import RequestsTransport
 from azure.core.rest import AsyncHttpResponse, HttpResponse
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.utils import case_insensitive_dict
 
-from ._hosts import HostTable, is_azure_host, refuse_unowned_host
+from ._hosts import HOSTS, Seam
 from ._rest.http import FakeRequest, FakeResponse
 
 Handler = Callable[[FakeRequest], FakeResponse]
@@ -110,7 +108,7 @@ class _ResponseBase:
 
     @property
     def url(self) -> str:
-        return self._request.url
+        return str(self._request.url)
 
     @property
     def content(self) -> bytes:
@@ -133,7 +131,7 @@ class _ResponseBase:
         return f"<FakeHttpResponse: {self.status_code} {self.reason}>"
 
 
-class FakeHttpResponse(_ResponseBase, HttpResponse):  # type: ignore[misc]
+class FakeHttpResponse(_ResponseBase, HttpResponse):
     """A complete, in-memory ``azure.core.rest.HttpResponse``."""
 
     def __enter__(self) -> FakeHttpResponse:
@@ -155,7 +153,7 @@ class FakeHttpResponse(_ResponseBase, HttpResponse):  # type: ignore[misc]
         yield self._response.body
 
 
-class AsyncFakeHttpResponse(_ResponseBase, AsyncHttpResponse):  # type: ignore[misc]
+class AsyncFakeHttpResponse(_ResponseBase, AsyncHttpResponse):
     """A complete, in-memory ``azure.core.rest.AsyncHttpResponse`` (sync ``text()`` works unread)."""
 
     async def __aenter__(self) -> AsyncFakeHttpResponse:
@@ -243,84 +241,101 @@ class AsyncFakeTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         return AsyncFakeHttpResponse(request, self._handler(to_fake_request(request)))
 
 
-# -- the class-level patch -----------------------------------------------------------------------------
+# -- the seams ------------------------------------------------------------------------------------------
 
 
-class _Patch:
-    """Class-level wrap of the default azure-core transports, routing by host (installed while a fake is active)."""
+def _route(transport: Any, url: str) -> Optional[Handler]:
+    """The handler of the fake owning ``url``; ``ServiceRequestError`` for an Azure host no fake owns.
+
+    Marks the transport so that its back-off ``sleep`` after a fake's answer (or a refusal) is skipped.
+    """
+    transport._webpubsub_fake_answered = True
+    owner = HOSTS.owner(url)
+    if owner is None:
+        refusal = HOSTS.refuse(url, _AzureCoreSeam.hint)
+        if refusal is not None:
+            raise ServiceRequestError(refusal)
+    transport._webpubsub_fake_answered = owner is not None
+    return owner.handle if owner is not None else None
+
+
+class _AzureCoreSeam(Seam):
+    """Wraps ``send`` and ``sleep`` of one azure-core transport class (see the module docstring)."""
+
+    hint = "Build the client from webpubsub.connection_string"
 
     def __init__(self) -> None:
-        self.table: HostTable[Handler] = HostTable(self._install, self._uninstall)
-        self._originals: dict[tuple[type, str], Any] = {}
+        self._originals: dict[str, Any] = {}
 
-    def handler_for(self, url: str) -> Handler | None:
-        """The fake that owns ``url``'s host; raise ``ServiceRequestError`` for an unowned Azure host."""
-        host = urlsplit(url).netloc.lower()
-        handler = self.table.get(host)
-        if handler is None and is_azure_host(host):
-            hint = "Build the client from webpubsub.connection_string"
-            raise ServiceRequestError(refuse_unowned_host(host, self.table.hosts(), hint=hint))
-        return handler
+    def transport_class(self) -> Any:
+        raise NotImplementedError
 
-    def _install(self) -> None:
-        patch = self
-        sync_send, async_send = RequestsTransport.send, AioHttpTransport.send
-        sync_sleep, async_sleep = RequestsTransport.sleep, AioHttpTransport.sleep
+    def replacements(self, send: Any, sleep: Any) -> dict[str, Any]:
+        raise NotImplementedError
 
-        def route(transport: Any, url: str) -> Handler | None:
-            # Back-off after a fake's answer, or after a refused Azure host, is skipped (see ``sleep``).
-            transport._webpubsub_fake_answered = True
-            handler = patch.handler_for(url)
-            transport._webpubsub_fake_answered = handler is not None
-            return handler
-
-        def send(transport: Any, request: Any, **kwargs: Any) -> Any:
-            handler = route(transport, request.url)
-            if handler is None:
-                return sync_send(transport, request, **kwargs)
-            transport.open()
-            _check_kwargs(kwargs)
-            return FakeHttpResponse(request, handler(to_fake_request(request)))
-
-        async def asend(transport: Any, request: Any, **kwargs: Any) -> Any:
-            handler = route(transport, request.url)
-            if handler is None:
-                return await async_send(transport, request, **kwargs)
-            await transport.open()
-            _check_kwargs(kwargs)
-            return AsyncFakeHttpResponse(request, handler(to_fake_request(request)))
-
-        def sleep(transport: Any, duration: float) -> None:
-            if not getattr(transport, "_webpubsub_fake_answered", False):
-                sync_sleep(transport, duration)
-
-        async def asleep(transport: Any, duration: float) -> None:
-            if not getattr(transport, "_webpubsub_fake_answered", False):
-                await async_sleep(transport, duration)
-
-        replacements = {
-            (RequestsTransport, "send"): send,
-            (AioHttpTransport, "send"): asend,
-            (RequestsTransport, "sleep"): sleep,
-            (AioHttpTransport, "sleep"): asleep,
-        }
-        for (cls, name), replacement in replacements.items():
-            self._originals[(cls, name)] = cls.__dict__.get(name)
+    def install(self) -> None:
+        cls = self.transport_class()
+        self._originals = {name: cls.__dict__.get(name) for name in ("send", "sleep")}
+        for name, replacement in self.replacements(cls.send, cls.sleep).items():
             setattr(cls, name, replacement)
 
-    def _uninstall(self) -> None:
-        for (cls, name), original in self._originals.items():
+    def uninstall(self) -> None:
+        cls = self.transport_class()
+        for name, original in self._originals.items():
             if original is None:
                 delattr(cls, name)
             else:
                 setattr(cls, name, original)
-        self._originals.clear()
+        self._originals = {}
 
 
-_PATCH = _Patch()
+class RequestsTransportSeam(_AzureCoreSeam):
+    """azure-core's default sync transport (``RequestsTransport``)."""
+
+    def transport_class(self) -> Any:
+        from azure.core.pipeline.transport._requests_basic import RequestsTransport
+
+        return RequestsTransport
+
+    def replacements(self, send: Any, sleep: Any) -> dict[str, Any]:
+        def fake_send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            handler = _route(transport, request.url)
+            if handler is None:
+                return send(transport, request, **kwargs)
+            transport.open()
+            _check_kwargs(kwargs)
+            return FakeHttpResponse(request, handler(to_fake_request(request)))
+
+        def fake_sleep(transport: Any, duration: float) -> None:
+            if not getattr(transport, "_webpubsub_fake_answered", False):
+                sleep(transport, duration)
+
+        return {"send": fake_send, "sleep": fake_sleep}
 
 
-def patch_azure_core(host: str, handler: Handler) -> Callable[[], None]:
-    """Route azure-core requests for ``host`` to ``handler``; return the function that undoes it."""
-    _PATCH.table.add(host, handler)
-    return lambda: _PATCH.table.remove(host)
+class AioHttpTransportSeam(_AzureCoreSeam):
+    """azure-core's default async transport (``AioHttpTransport``), where aiohttp is installed."""
+
+    def transport_class(self) -> Any:
+        from azure.core.pipeline.transport._aiohttp import AioHttpTransport
+
+        return AioHttpTransport
+
+    def replacements(self, send: Any, sleep: Any) -> dict[str, Any]:
+        async def fake_send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            handler = _route(transport, request.url)
+            if handler is None:
+                return await send(transport, request, **kwargs)
+            await transport.open()
+            _check_kwargs(kwargs)
+            return AsyncFakeHttpResponse(request, handler(to_fake_request(request)))
+
+        async def fake_sleep(transport: Any, duration: float) -> None:
+            if not getattr(transport, "_webpubsub_fake_answered", False):
+                await sleep(transport, duration)
+
+        return {"send": fake_send, "sleep": fake_sleep}
+
+
+REQUESTS_SEAM = RequestsTransportSeam()
+AIOHTTP_SEAM = AioHttpTransportSeam()

@@ -1,4 +1,4 @@
-"""Service → client frames (contract §1.4, §5.1, §5.3, §5.4): exact text or bytes on the wire."""
+"""Service → client frames (service-behaviour §1.4, §5.1, §5.3, §5.4): exact text or bytes on the wire."""
 
 from __future__ import annotations
 
@@ -15,13 +15,12 @@ from pytest_webpubsub._protocol import (
     RELIABLE_JSON,
     connected_frame,
     disconnected_frame,
-    is_pubsub,
-    is_reliable,
+    by_name,
+    select,
     json_data,
     message_frame,
     raw_frame,
 )
-from pytest_webpubsub.clients import check_protocol
 
 NOW = 1_800_000_000
 
@@ -67,7 +66,7 @@ def test_disconnected_frame(reason: str | None, frame: str) -> None:
 # --------------------------------------------------------------------------------------------- message frames
 
 SERVER_FRAMES = [
-    # contract §1.4 table, then edge cases
+    # service-behaviour §1.4 table, then edge cases
     (Message(b"Hello World", "text"), '{"type":"message","from":"server","dataType":"text","data":"Hello World"}'),
     (Message(b'{"Hello":"World"}', "json"),
      '{"type":"message","from":"server","dataType":"json","data":{"Hello":"World"}}'),
@@ -163,13 +162,29 @@ def test_simple_clients_get_raw_text_or_binary_frames(message: Message, frame: A
     ],
 )
 def test_protocol_kinds(protocol: str | None, pubsub: bool, reliable: bool) -> None:
-    assert (is_pubsub(protocol), is_reliable(protocol)) == (pubsub, reliable)
+    selected = select([protocol] if protocol is not None else [])
+    assert (selected.framed, selected.reliable) == (pubsub, reliable)
+    assert selected.name == (protocol if pubsub else None)
+
+
+@pytest.mark.parametrize(
+    ("offered", "selected"),
+    [
+        ([], None),
+        (["custom", "json.reliable.webpubsub.azure.v1", "json.webpubsub.azure.v1"], "json.reliable.webpubsub.azure.v1"),
+        (["protobuf.webpubsub.azure.v1", "json.webpubsub.azure.v1"], "json.webpubsub.azure.v1"),
+        (["protobuf.reliable.webpubsub.azure.v1"], None),
+        (["JSON.webpubsub.azure.v1"], None),
+    ],
+)
+def test_the_first_offered_json_protocol_is_selected(offered: list[str], selected: str | None) -> None:
+    assert select(offered).name == selected
 
 
 @pytest.mark.parametrize("protocol", ["protobuf.webpubsub.azure.v1", "protobuf.reliable.webpubsub.azure.v1", "mqtt"])
 def test_unsupported_protocols_are_refused(protocol: str) -> None:
-    with pytest.raises(ValueError):
-        check_protocol(protocol)
+    with pytest.raises(ValueError, match="protocol"):
+        by_name(protocol)
 
 
 # ------------------------------------------------------------------------- frames simulated clients receive
@@ -195,7 +210,7 @@ def test_json_client_frames_from_connect_to_close(fake: FakeWebPubSub) -> None:
     assert rest_send(fake, "/groups/g/:send", b'{"Hello": "World"}', "application/json") == 202
     assert rest_send(fake, "/users/u1/:send", b"hello", "application/octet-stream") == 202
     assert rest_send(fake, f"/connections/{cid}/:send", b'"Hello World"', "application/json") == 202
-    fake.service.close_connection("hub", cid, reason="bye")
+    fake._service.close_connection("hub", cid, reason="bye")
     assert client.frames == [
         f'{{"type":"system","event":"connected","userId":"u1","connectionId":"{cid}"}}',
         '{"type":"message","from":"server","dataType":"text","data":"Hello World"}',
@@ -249,7 +264,7 @@ def test_simple_client_gets_no_system_frames_and_raw_data(
     client = fake.connect("hub", protocol=None, groups=["g"])
     assert client.frames == []
     assert rest_send(fake, "/groups/g/:send", body, content_type) == 202
-    fake.service.close_all("hub", reason="bye")
+    fake._service.close_all("hub", reason="bye")
     assert client.frames == [frame]
     assert (client.received[0].data, client.received[0].data_type, client.received[0].group) == (frame, data_type, "g")
     assert client.close_reason == "bye"
@@ -265,5 +280,5 @@ def test_client_side_close_sends_no_disconnected_frame(fake: FakeWebPubSub) -> N
 
 def test_service_close_without_reason_sends_disconnected_without_message(fake: FakeWebPubSub) -> None:
     client = fake.connect("hub", protocol=JSON)
-    fake.service.close_connection("hub", client.connection_id)
+    fake._service.close_connection("hub", client.connection_id)
     assert client.frames[-1] == '{"type":"system","event":"disconnected"}'

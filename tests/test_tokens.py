@@ -1,4 +1,4 @@
-"""Client access URLs, REST bearer tokens and minted tokens (contract §1.6, §1.8, §3)."""
+"""Client access URLs, REST bearer tokens and minted tokens (service-behaviour §1.6, §1.8, §3)."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_connect_url_opens_a_connection_with_the_token_identity() -> None:
     access = token(sub="alice", role=["webpubsub.joinLeaveGroup"], **{"webpubsub.group": "g1"})
     client = fake.connect_url(url(access))
     assert (client.hub, client.user_id, client.groups) == ("chat", "alice", frozenset({"g1"}))
-    assert fake.service.has_permission("chat", "joinLeaveGroup", client.connection_id, target="any") is True
+    assert fake._service.has_permission("chat", "joinLeaveGroup", client.connection_id, target="any") is True
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""The OData ``filter`` language of the Web PubSub send and bulk-group REST operations (contract §7).
+"""The OData ``filter`` language of the Web PubSub send and bulk-group REST operations (service-behaviour §7).
 
 ``compile_filter`` tokenizes, parses (recursive descent) and type-checks a filter exactly once. The result is an
 immutable :class:`Filter` holding a tree of small closures, so matching a candidate connection is a handful of
 function calls with no re-parsing and no regular expressions.
 
-Choices made where the contract is silent (each mirrors the emulator or OData's lifted-operator rules):
+Choices made where the sources are silent (each mirrors the emulator or OData's lifted-operator rules):
 
 * ``gt``/``ge``/``lt``/``le`` compare integers only; ordering strings is rejected, as the emulator does.
 * A null where a boolean is needed (an operand of ``and``/``or``/``not``, or the whole filter) counts as false,
@@ -305,7 +305,7 @@ class _Parser:
             l_eval, r_eval, compare = left.evaluate, right.evaluate, _COMPARISONS[op]
             # Python's None == None and None != "x" are exactly OData's null equality rules.
             return _Node(_BOOL, left.start, right.end, lambda c: compare(l_eval(c), r_eval(c)))
-        # Choice (contract UNKNOWN): like the emulator, ordering is defined on integers only.
+        # Choice (UNKNOWN in service-behaviour §7): like the emulator, ordering is defined on integers only.
         for kind in kinds:
             if kind not in ("int", "null"):
                 reason = f"Operator '{op}' only compares integers, got '{kind}'"

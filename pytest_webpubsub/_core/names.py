@@ -1,4 +1,4 @@
-"""Syntax and range rules for names and parameters, in one table (contract §2).
+"""Syntax and range rules for names and parameters, in one table (service-behaviour §2).
 
 Every rule raises :class:`BadRequestError` with a message that names the parameter and the rule, the way the
 service answers 400. The REST adapter, simulated clients and hypothesis strategies share these rules.

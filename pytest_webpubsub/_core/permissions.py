@@ -1,4 +1,4 @@
-"""Roles and REST grants of one connection, and the check the service makes for a group (contract §4).
+"""Roles and REST grants of one connection, and the check the service makes for a group (service-behaviour §4).
 
 A connection's permission for a group comes from its roles (``webpubsub.joinLeaveGroup``, the ``.<group>``
 scoped forms and the ``webpubsub.joinLeaveGroups.<pattern>`` wildcard forms, the same for sendToGroup) and

@@ -4,7 +4,7 @@ Every REST operation and every client action is a plain method with Python argum
 performs I/O: it hands each delivery to the connection's :class:`Endpoint` (the simulated client or a live
 socket) and reports deliveries, opens and closes to its listeners (the delivery log, the upstream sender).
 Groups and users are views over connections: a group exists while it has a member, a user while it has a
-live connection (contract §2.1). Names are checked with :mod:`names` before any state changes.
+live connection (service-behaviour §2.1). Names are checked with :mod:`names` before any state changes.
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ class WebPubSubService:
         self._listeners = list(listeners)
         self._hubs: dict[str, Hub] = {}
         self._hub_names: dict[str, Hub] = {}  # every spelling seen, validated once
+
+    def add_listener(self, listener: ServiceListener) -> None:
+        """Observe opens, deliveries and closes from now on (after the listeners already added)."""
+        self._listeners.append(listener)
 
     # -- hubs and lookups -------------------------------------------------------------------------------
 
@@ -238,7 +242,7 @@ class WebPubSubService:
                 self._leave(state, connection, group)
 
     def add_user_to_group(self, hub: str, group: str, user_id: str) -> None:
-        """Add the user's *current* connections; 404 when the user has none (contract §10.15)."""
+        """Add the user's *current* connections; 404 when the user has none (service-behaviour §10.15)."""
         names.check_group(group)
         names.check_user_id(user_id)
         state = self.hub(hub)

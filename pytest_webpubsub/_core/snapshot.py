@@ -6,12 +6,13 @@ plain values only (strings, frozensets, mapping proxies of them), so it is cheap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, Mapping
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from .permissions import PermissionSet, Permissions
+    from .permissions import Permissions, PermissionSet
     from .service import Connection, Hub
 
 ConnectionState = Literal["open", "dropped"]

@@ -115,7 +115,7 @@ class RestDispatcher:
         if route.name != "get_service_status":
             _tokens.verify_rest_token(request.header("Authorization"), url=request.url, keys=self._keys, now=now)
         query = parse_qs(request.parts.query, keep_blank_values=True)
-        if route.hub_scoped:  # health answers 200 whatever the api-version (contract §1.3 row 1)
+        if route.hub_scoped:  # health answers 200 whatever the api-version (service-behaviour §1.3 row 1)
             _check_api_version(route, request, query.get("api-version", []))
         context = RestContext(
             service=self._service,

@@ -1,7 +1,7 @@
 """One small function per REST operation: read parameters, call the service, shape the answer.
 
 Handlers raise the core's :class:`WebPubSubError` subclasses; ``dispatch`` turns them into status codes and
-error bodies. Success codes are exactly the recorded ones (contract §1.1, §10.1).
+error bodies. Success codes are exactly the recorded ones (service-behaviour §1.1, §10.1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The 25 REST operations of api-version 2024-12-01 as one table (contract §1.3).
+"""The 25 REST operations of api-version 2024-12-01 as one table (service-behaviour §1.3).
 
 Each route names its method, its path template, the first api-version that has it and its handler. The
 table drives dispatch, the 405/404 answers and the coverage test against the SDK's operation list.

@@ -153,7 +153,7 @@ def test_open_is_fast_and_reports_connected(
 
 def test_open_never_loses_the_wake_up(make_client: Factory) -> None:
     # With a plain Condition the reader thread's on_open can notify before open() waits, and open() then
-    # sits out start_timeout (sdk-interception §3.6): 2 s here, so a regression fails this test quickly.
+    # sits out start_timeout (sdk-internals §3.6): 2 s here, so a regression fails this test quickly.
     latencies = []
     for _ in range(20):
         client, _recorder = make_client(start_timeout=2, protocol_type=JSON)

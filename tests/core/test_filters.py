@@ -1,4 +1,4 @@
-"""Tests for the OData filter language (contract §7)."""
+"""Tests for the OData filter language (service-behaviour §7)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def ids(*conns: Conn) -> set[str]:
     return {c.connection_id for c in conns}
 
 
-# ------------------------------------------------------------------------------------- contract examples
+# ---------------------------------------------------- documented examples (service-behaviour §7)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def ids(*conns: Conn) -> set[str]:
         ("userId ne 'nobody'", ids(*EVERYONE)),
     ],
 )
-def test_contract_examples(source: str, expected: set[str]) -> None:
+def test_documented_examples(source: str, expected: set[str]) -> None:
     assert selected(source) == expected
 
 

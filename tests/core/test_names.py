@@ -1,4 +1,7 @@
-"""Name and parameter rules (contract §2): each rule accepts exactly its range and refuses with a 400-style error."""
+"""Name and parameter rules (service-behaviour §2).
+
+Each rule accepts exactly its range and refuses with a 400-style error.
+"""
 
 from __future__ import annotations
 
@@ -194,7 +197,7 @@ def test_integers_out_of_range_or_malformed_are_bad_requests_naming_the_paramete
     assert refused.value.target == name
 
 
-def test_range_constants_match_the_contract() -> None:
+def test_range_constants_match_the_documented_ranges() -> None:
     assert names.MESSAGE_TTL_RANGE == (0, 300)
     assert names.MAX_PAGE_SIZE_RANGE == (1, 200)
     assert names.TOP_RANGE == (1, 2147483647)

@@ -1,4 +1,4 @@
-"""Roles, wildcard group patterns and REST grants of one connection (contract §4)."""
+"""Roles, wildcard group patterns and REST grants of one connection (service-behaviour §4)."""
 
 from __future__ import annotations
 

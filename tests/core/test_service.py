@@ -1,4 +1,4 @@
-"""Unit tests of the pure core (contract §1.3, §1.4, §2, §2.1, §4, §8, §10): ``WebPubSubService`` without HTTP.
+"""Unit tests of the pure core (service-behaviour §1.3, §1.4, §2, §2.1, §4, §8, §10): ``WebPubSubService`` without HTTP.
 
 Groups and users are derived views over connections; every refused call must leave the state untouched.
 """

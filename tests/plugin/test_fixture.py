@@ -46,7 +46,7 @@ def test_each_test_gets_a_fresh_active_fake(pytester: pytest.Pytester) -> None:
             assert webpubsub.deliveries == ()
             assert webpubsub.lifecycle == ()
             assert webpubsub.rest_calls == []
-            assert webpubsub.service.hubs() == []
+            assert webpubsub._service.hubs() == []
             client = WebPubSubServiceClient.from_connection_string(webpubsub.connection_string, hub="chat")
             assert not client.connection_exists(alice_id)
             assert not client.user_exists("alice")

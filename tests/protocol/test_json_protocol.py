@@ -1,4 +1,7 @@
-"""``json.webpubsub.azure.v1`` end to end through simulated clients (contract §5.2, §5.3): exact frames both ways."""
+"""``json.webpubsub.azure.v1`` end to end through simulated clients (service-behaviour §5.2, §5.3).
+
+Exact frames both ways.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ def test_connected_is_the_first_and_only_frame_after_connect(webpubsub: FakeWebP
 def test_initial_groups_are_joined_before_any_frame(webpubsub: FakeWebPubSub) -> None:
     client = webpubsub.connect(HUB, user_id="alice", groups=["g"])
     assert client.groups == {"g"}
-    assert webpubsub.service.group_exists(HUB, "g") is True
+    assert webpubsub._service.group_exists(HUB, "g") is True
     assert client.frames == [connected(client)]
 
 
@@ -105,7 +108,7 @@ def test_join_and_leave_without_ack_still_take_effect(webpubsub: FakeWebPubSub) 
     assert client.groups == {"g"}
     assert client.leave_group("g", ack=False) is None
     assert client.groups == set()
-    assert webpubsub.service.group_exists(HUB, "g") is False
+    assert webpubsub._service.group_exists(HUB, "g") is False
 
 
 def test_leaving_a_group_one_is_not_in_succeeds(webpubsub: FakeWebPubSub) -> None:
@@ -309,7 +312,7 @@ def test_ack_ids_are_shared_by_every_request_kind(webpubsub: FakeWebPubSub, seco
 
 
 def test_a_forbidden_request_uses_up_its_ack_id(webpubsub: FakeWebPubSub) -> None:
-    """The fake's reading of "already processed" (contract §5.3); the 2026 emulator caches only successes."""
+    """The fake's reading of "already processed" (service-behaviour §5.3); the 2026 emulator caches only successes."""
     client = webpubsub.connect(HUB)
     client.send_frame(request(type="joinGroup", group="g", ackId=42))
     webpubsub.service_client(HUB).grant_permission("joinLeaveGroup", client.connection_id, target_name="g")
@@ -381,7 +384,7 @@ def test_frames_that_are_not_protocol_messages_close_with_1007(webpubsub: FakeWe
     assert client.close_reason == INVALID_MESSAGE
     assert (client.is_open, client.is_attached) == (False, False)
     assert exists(webpubsub, client) is False
-    assert webpubsub.service.group_exists(HUB, "g") is False
+    assert webpubsub._service.group_exists(HUB, "g") is False
 
 
 INVALID_CONTENT = [
@@ -438,7 +441,7 @@ def test_a_malformed_request_closes_even_with_an_already_used_ack_id(webpubsub: 
     assert json.loads(client.frames[2])["event"] == "disconnected"
 
 
-# Where the contract is silent, these pin the fake's choice (the 2026 emulator differs on each; see the report).
+# Where the sources are silent, these pin the fake's choice (service-behaviour §5.2; the emulator differs on each).
 @pytest.mark.parametrize(
     ("frame", "closes"),
     [
@@ -448,7 +451,7 @@ def test_a_malformed_request_closes_even_with_an_already_used_ack_id(webpubsub: 
     ],
     ids=["type_case", "data_type_case", "json_null"],
 )
-def test_fake_choices_where_the_contract_is_silent(webpubsub: FakeWebPubSub, frame: str, closes: bool) -> None:
+def test_fake_choices_where_the_sources_are_silent(webpubsub: FakeWebPubSub, frame: str, closes: bool) -> None:
     client = webpubsub.connect(HUB, roles=ALL)
     client.send_frame(frame)
     assert (client.close_code == 1007, client.is_open) == (closes, not closes)
@@ -488,7 +491,7 @@ def test_the_other_connections_see_the_closed_one_leave_the_group(webpubsub: Fak
     webpubsub.service_client(HUB).send_to_group("g", "after", content_type="text/plain")
     assert good.frames == [connected(good), group_message("g", "text", "after")]
     assert bad.frames == [connected(bad), disconnected(INVALID_MESSAGE)]
-    assert [c.connection_id for c in webpubsub.service.group_members(HUB, "g")] == [good.connection_id]
+    assert [c.connection_id for c in webpubsub._service.group_members(HUB, "g")] == [good.connection_id]
 
 
 # ------------------------------------------------------------------------------------------------ closing

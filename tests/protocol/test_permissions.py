@@ -1,4 +1,4 @@
-"""Roles and REST permission operations, seen through client actions (contract §4)."""
+"""Roles and REST permission operations, seen through client actions (service-behaviour §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``json.reliable.webpubsub.azure.v1`` (contract §5.4): sequence ids, sequenceAck, drop and recovery, expiry, buffer."""
+"""``json.reliable.webpubsub.azure.v1`` (service-behaviour §5.4).
+
+Sequence ids, sequenceAck, drop and recovery, expiry, buffer.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 
 from pytest_webpubsub import FakeWebPubSub
 from pytest_webpubsub._core.model import Message
-from pytest_webpubsub._fake import RecoveryFailed
+from pytest_webpubsub._gateway import RecoveryFailed
 from pytest_webpubsub._protocol import JSON, RELIABLE_JSON
 from pytest_webpubsub.clients import FakeClientConnection
 
@@ -35,7 +38,7 @@ def token_of(client: FakeClientConnection) -> str:
 
 
 def rest_send(fake: FakeWebPubSub, group: str, text: str) -> None:
-    fake.service.send_to_group(HUB, group, Message(text.encode(), "text"))
+    fake._service.send_to_group(HUB, group, Message(text.encode(), "text"))
 
 
 def recovery_url(fake: FakeWebPubSub, connection_id: str, token: str) -> str:
@@ -314,7 +317,7 @@ def check_expired_after_31_seconds(webpubsub: FakeWebPubSub, sweep: str) -> None
     else:
         assert webpubsub.service_client(HUB).connection_exists(cid) is False
     assert client.is_open is False
-    assert webpubsub.service.group_exists(HUB, "g") is False
+    assert webpubsub._service.group_exists(HUB, "g") is False
     with pytest.raises(RecoveryFailed):
         client.recover()
     assert client.close_code == 1008
@@ -439,7 +442,7 @@ def test_a_dropped_json_client_is_closed_at_once(webpubsub: FakeWebPubSub) -> No
     client.drop()
     assert (client.is_open, client.is_attached) == (False, False)
     assert exists(webpubsub, client) is False
-    assert webpubsub.service.group_exists(HUB, "g") is False
+    assert webpubsub._service.group_exists(HUB, "g") is False
     assert client.frames == [connected(client)]
     with pytest.raises(RuntimeError, match="nothing to recover"):
         client.recover()

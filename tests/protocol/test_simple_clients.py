@@ -1,4 +1,4 @@
-"""Simple WebSocket clients (contract §5.1, §1.4): raw frames only, sendEvent and sendToGroup modes."""
+"""Simple WebSocket clients (service-behaviour §5.1, §1.4): raw frames only, sendEvent and sendToGroup modes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pytest_webpubsub import FakeWebPubSub
-from pytest_webpubsub._fake import ConnectionRefused
+from pytest_webpubsub import ConnectionRefused
 from pytest_webpubsub.clients import FakeClientConnection
 
 from .support import HUB, connected, exists, group_message

@@ -1,4 +1,4 @@
-"""The REST surface through ``FakeWebPubSub.handle(FakeRequest)`` (contract §1, §2, §10, §11), no azure import.
+"""The REST surface through ``FakeWebPubSub.handle(FakeRequest)`` (service-behaviour §1, §2, §10, §11), no azure import.
 
 Every request is signed like the Python SDK signs it (``conftest.RestCaller``). Status codes, headers and error
 bodies are compared byte for byte with what the recordings of the real service show.
@@ -35,7 +35,7 @@ def error_body(response: FakeResponse) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------- success of all 25 routes
 
-# How a successful answer is framed (contract §1.1 and §11.3, recordings "Headers"):
+# How a successful answer is framed (service-behaviour §1.1 and §11.3, tests/data/recordings/README.md "Headers"):
 EMPTY_WITH_LENGTH = "Content-Length: 0, no body"  # 202 and bodiless 200 to PUT/POST
 BARE = "no Content-Length, no body"  # 204 and HEAD 200
 JSON_WITH_LENGTH = "JSON body with Content-Length"  # listings
@@ -123,11 +123,11 @@ SUCCESS_CASES: dict[str, RouteCase] = {
     "grant_permission": RouteCase(
         "PUT", HUB + "/permissions/joinLeaveGroup/connections/{cid}", 200, EMPTY_WITH_LENGTH,
         query=[("targetName", "g9")],
-        effect=lambda fake, c: fake.service.has_permission("hub", "joinLeaveGroup", c.connection_id, target="g9"),
+        effect=lambda fake, c: fake._service.has_permission("hub", "joinLeaveGroup", c.connection_id, target="g9"),
     ),
     "revoke_permission": RouteCase(
         "DELETE", HUB + "/permissions/sendToGroup/connections/{cid}", 204, BARE, query=[("targetName", "g1")],
-        effect=lambda fake, c: not fake.service.has_permission("hub", "sendToGroup", c.connection_id, target="g1"),
+        effect=lambda fake, c: not fake._service.has_permission("hub", "sendToGroup", c.connection_id, target="g1"),
     ),
     "has_permission": RouteCase(
         "HEAD", HUB + "/permissions/sendToGroup/connections/{cid}", 200, BARE, query=[("targetName", "g1")]
@@ -181,7 +181,7 @@ def test_health_needs_no_token_and_carries_no_api_supported_versions(rest) -> No
 
 @pytest.mark.parametrize("version", ["2024-12-01", "2021-08-01-preview", None])
 def test_health_answers_200_whatever_the_api_version(rest, version: str | None) -> None:
-    # contract §1.3 row 1: a 2021-08-01-preview health call also got 200
+    # service-behaviour §1.3 row 1: a 2021-08-01-preview health call also got 200
     assert rest.call("HEAD", "/api/health", api_version=version).status_code == 200
 
 
@@ -256,7 +256,7 @@ def test_head_404_has_no_body_but_the_length_and_code_of_the_body(
 
 @pytest.mark.parametrize("group", ["fake-group", "fake%20group", "live-group-not-exist"])
 def test_head_group_404_has_the_warning_code_and_no_body(rest, group: str) -> None:
-    # The real body of Warning.Group.NotExisted is unknown (contract §9.3): only status and code are asserted.
+    # The real body of Warning.Group.NotExisted is unknown (service-behaviour §9.3): only status and code are asserted.
     response = rest.call("HEAD", HUB + "/groups/" + group)
     assert (response.status_code, response.body, header(response, "x-ms-error-code")) == (
         404,
@@ -1010,7 +1010,7 @@ def test_generated_token_audience_depends_on_client_type(rest, client_type: str,
 
 
 def test_generated_token_for_socketio_is_accepted(rest) -> None:
-    # contract §11.1: the real service answered 200 with a token for clientType=SocketIO
+    # service-behaviour §11.1: the real service answered 200 with a token for clientType=SocketIO
     token = generate(rest, [("userId", "live-user-1"), ("group", "group-live-1"), ("clientType", "SocketIO")])["token"]
     claims = jwt.decode(token, rest.fake.access_key, algorithms=["HS256"],
                         options={"verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_nbf": False})
@@ -1041,8 +1041,8 @@ def test_generated_token_opens_a_client_connection_with_its_identity(fake: FakeW
     token = generate(rest, query)["token"]
     client = fake.connect_url(f"wss://fake.webpubsub.azure.com/client/hubs/hub?access_token={token}")
     assert (client.user_id, client.groups) == ("alice", frozenset({"g1", "g2"}))
-    assert fake.service.has_permission("hub", "sendToGroup", client.connection_id, target="g1") is True
-    assert fake.service.has_permission("hub", "sendToGroup", client.connection_id, target="g2") is False
+    assert fake._service.has_permission("hub", "sendToGroup", client.connection_id, target="g1") is True
+    assert fake._service.has_permission("hub", "sendToGroup", client.connection_id, target="g2") is False
 
 
 # -------------------------------------------------------------------------------------------- injected faults

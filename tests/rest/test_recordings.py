@@ -1,4 +1,7 @@
-"""Replay the recordings of the REAL service (``shared/recordings/service/*.json``) against a fresh fake.
+"""Replay the recordings of the REAL service (``tests/data/recordings/*.json``) against a fresh fake.
+
+The 94 recordings are test data kept in this repository (source, licence and contents: the README beside them).
+A missing directory or a different file count is a failure, never a skip: this is the strongest fidelity test.
 
 Each recording is one test. Every entry is re-issued with the same method, path, query and body (content type
 from the recorded request headers), with the host rewritten to the fake's and the request signed like the SDK
@@ -9,7 +12,7 @@ State the recording implies is created on the way (see :class:`Replay`): a conne
 group listing is a WebSocket client the test had opened; the fake opens one with the token it minted for the
 recording's last ``:generateToken`` call (or an anonymous member of the group when the recording has none), and
 maps the real id to the fake's id for the rest of the file. The real ``Warning.Group.NotExisted`` body is unknown
-(contract §9.3), so only its status and code are compared.
+(service-behaviour §9.3), so only its status and code are compared.
 """
 
 from __future__ import annotations
@@ -26,16 +29,11 @@ import pytest
 from pytest_webpubsub import FakeClientConnection, FakeResponse, FakeWebPubSub
 from pytest_webpubsub._rest.routes import ROUTES, resolve
 
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "recordings" / "service"
+RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "recordings"
+EXPECTED_FILES = 94
 RECORDED_HOST = "https://Sanitized.webpubsub.azure.com"
 SANITIZED = "Sanitized"
 CLIENT_PATHS = {"default": "/client/hubs/", "mqtt": "/clients/mqtt/hubs/"}
-
-if not RECORDINGS.is_dir():
-    pytest.skip(
-        f"recordings of the real service not found at {RECORDINGS} (CI lays shared/ beside the clone)",
-        allow_module_level=True,
-    )
 
 FILES = sorted(RECORDINGS.glob("*.json"))
 
@@ -89,7 +87,7 @@ class Replay:
         recorded_ids = [member["connectionId"] for member in recorded]
         if recorded_ids and not any(rid in self.ids for rid in recorded_ids):
             # an entirely new set of members: the test closed its previous clients (never named by a request)
-            current = [c.connection_id for c in self.fake.service.group_members(hub, group)]
+            current = [c.connection_id for c in self.fake._service.group_members(hub, group)]
             if current and all(cid in self.implicit and cid not in self.touched for cid in current):
                 for cid in current:
                     self.implicit[cid].close()
@@ -190,15 +188,24 @@ class Replay:
             elif set(stored) == {"token"}:
                 fake_body = json.loads(response.body)
                 expect("token body keys", ["token"], sorted(fake_body))
-                expect("token is a JWT", True, isinstance(fake_body.get("token"), str) and fake_body["token"].count(".") == 2)
+                token = fake_body.get("token")
+                expect("token is a JWT", True, isinstance(token, str) and token.count(".") == 2)
             else:
                 expect("body", stored, json.loads(response.body))
                 expect("body length", real_length, str(len(response.body)))
         return problems
 
 
-@pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
+def replay_cases() -> list[Any]:
+    """One case per recording; a single failing case when there is none (an empty parametrization would skip)."""
+    if not FILES:
+        return [pytest.param(RECORDINGS / "no-recording-found.json", id="no-recording-found")]
+    return [pytest.param(path, id=path.stem) for path in FILES]
+
+
+@pytest.mark.parametrize("path", replay_cases())
 def test_fake_answers_like_the_real_service(fake: FakeWebPubSub, rest: Any, path: Path) -> None:
+    assert path.is_file(), f"the recordings of the real service are missing from {RECORDINGS}"
     replay = Replay(fake, rest)
     problems: list[str] = []
     for number, entry in enumerate(load(path), 1):
@@ -207,7 +214,10 @@ def test_fake_answers_like_the_real_service(fake: FakeWebPubSub, rest: Any, path
 
 
 def test_all_recordings_are_present() -> None:
-    assert len(FILES) == 94, f"expected the 94 recordings described in shared/recordings/README.md in {RECORDINGS}"
+    assert RECORDINGS.is_dir(), f"the recordings of the real service are missing: no directory {RECORDINGS}"
+    assert len(FILES) == EXPECTED_FILES, (
+        f"expected the {EXPECTED_FILES} recordings listed in {RECORDINGS / 'README.md'}, found {len(FILES)}"
+    )
 
 
 def test_the_recordings_exercise_every_route() -> None:
@@ -228,7 +238,7 @@ def test_the_recordings_exercise_every_route() -> None:
         ("Warning.User.NotExisted", 404, "121"),
     ],
 )
-def test_the_recorded_404_lengths_the_contract_quotes(code: str, status: int, length: str) -> None:
+def test_the_recorded_404_lengths_the_docs_quote(code: str, status: int, length: str) -> None:
     found = [
         entry
         for path in FILES
@@ -238,3 +248,29 @@ def test_the_recorded_404_lengths_the_contract_quotes(code: str, status: int, le
     ]
     assert found
     assert {(e["StatusCode"], header(e["ResponseHeaders"], "Content-Length")) for e in found} == {(status, length)}
+
+
+@pytest.mark.parametrize("kept", [0, 1], ids=["directory-missing", "files-missing"])
+def test_missing_recordings_fail_instead_of_skipping(pytester: pytest.Pytester, kept: int) -> None:
+    """This module run from a copy of the tests whose recordings are gone (or partly gone) fails; nothing skips."""
+    here = Path(__file__).resolve().parent
+    pytester.makeini("[pytest]\nfilterwarnings = error\nasyncio_default_fixture_loop_scope = function\n")
+    rest = pytester.mkdir("tests").joinpath("rest")
+    rest.mkdir()
+    for name in ("conftest.py", "test_recordings.py"):
+        rest.joinpath(name).write_text(here.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
+    if kept:
+        data = pytester.path.joinpath("tests", "data", "recordings")
+        data.mkdir(parents=True)
+        data.joinpath(FILES[0].name).write_bytes(FILES[0].read_bytes())
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--import-mode=importlib", "-k", "not test_missing_recordings_fail",
+        str(rest / "test_recordings.py"),
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, result.stdout.str()
+    assert "skipped" not in outcomes, result.stdout.str()
+    expected = ["*FAILED*test_all_recordings_are_present*"]
+    if not kept:  # the replay itself fails too, rather than vanishing as an empty parametrization
+        expected.insert(0, "*FAILED*test_fake_answers_like_the_real_service[[]no-recording-found[]]*")
+    result.stdout.fnmatch_lines(expected)

@@ -1,4 +1,7 @@
-"""Closing connections, existence checks and listing group members through the real SDK (contract §1.3, §1.5)."""
+"""Closing connections, existence checks and listing group members through the real SDK.
+
+Behaviour: service-behaviour §1.3 and §1.5.
+"""
 
 from __future__ import annotations
 

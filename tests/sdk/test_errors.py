@@ -1,5 +1,5 @@
-"""Errors as the SDK surfaces them: status, exception type, ``x-ms-error-code`` and body (contract §1.1, §1.8,
-§2, §7; recordings README "404 bodies")."""
+"""Errors as the SDK surfaces them: status, exception type, ``x-ms-error-code`` and body (service-behaviour §1.1, §1.8,
+§2, §7; tests/data/recordings/README.md "404 bodies")."""
 
 from __future__ import annotations
 

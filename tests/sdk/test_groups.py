@@ -1,4 +1,4 @@
-"""Group membership of connections and users through the real SDK (contract §1.3 rows 13–18, §10.15)."""
+"""Group membership of connections and users through the real SDK (service-behaviour §1.3 rows 13–18, §10.15)."""
 
 from __future__ import annotations
 

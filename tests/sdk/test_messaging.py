@@ -1,4 +1,7 @@
-"""send_to_all / send_to_user / send_to_group / send_to_connection through the real SDK (contract §1.3–1.4, §7)."""
+"""send_to_all / send_to_user / send_to_group / send_to_connection through the real SDK.
+
+Behaviour: service-behaviour §1.3–1.4 and §7.
+"""
 
 from __future__ import annotations
 

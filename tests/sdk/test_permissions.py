@@ -1,4 +1,4 @@
-"""grant_permission / revoke_permission / has_permission through the real SDK (contract §4)."""
+"""grant_permission / revoke_permission / has_permission through the real SDK (service-behaviour §4)."""
 
 from __future__ import annotations
 

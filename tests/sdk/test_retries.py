@@ -1,4 +1,4 @@
-"""azure-core's RetryPolicy against injected faults: real retries, no real back-off (sdk-interception.md §1.5).
+"""azure-core's RetryPolicy against injected faults: real retries, no real back-off (sdk-internals §1.5).
 
 The elapsed-time bounds are functional checks that the back-off sleeps (1.6 s, 3.2 s, or Retry-After) are
 skipped after the fake's answers; they never wait themselves.

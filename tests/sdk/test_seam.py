@@ -1,5 +1,5 @@
 """The azure-core seam: which requests the fake answers, which it refuses and which it leaves alone
-(sdk-interception.md §1.2 hook C)."""
+(sdk-internals §1.2 hook C)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``send_request``: raw requests through the SDK's pipeline (health, ``build_*_request`` helpers, bulk group
 operations that SDK 1.3.0 has no method for). ``send_request`` never raises on a status, so the exact answer
-is visible (contract §1.1, §1.3)."""
+is visible (service-behaviour §1.1, §1.3)."""
 
 from __future__ import annotations
 

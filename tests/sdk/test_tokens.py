@@ -1,5 +1,5 @@
 """get_client_access_token through the real SDK: minted locally with a key, by ``:generateToken`` with Entra ID
-(contract §1.6, §3); the URL it returns connects to the fake."""
+(service-behaviour §1.6, §3); the URL it returns connects to the fake."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Simulated clients and REST operations interleaved against a small model (contract §4, §5.2–§5.4, §8).
+"""Simulated clients and REST operations interleaved against a small model (service-behaviour §4, §5.2–§5.4, §8).
 
 A ``FakeWebPubSub`` (no network) is driven by JSON and reliable clients, some of which never acknowledge sequence
 ids, doing joinGroup/leaveGroup/sendToGroup with random ``noEcho`` and ``ackId`` values (reused ones included),
@@ -41,7 +41,7 @@ from hypothesis.stateful import (
 from pytest_webpubsub import FakeWebPubSub
 from pytest_webpubsub._core.errors import NotFoundError
 from pytest_webpubsub._core.model import Message
-from pytest_webpubsub._fake import RecoveryFailed
+from pytest_webpubsub._gateway import RecoveryFailed
 from pytest_webpubsub._protocol import JSON, RELIABLE_JSON
 from pytest_webpubsub.clients import FakeClientConnection
 
@@ -76,7 +76,7 @@ Record = Tuple[str, str, Any, Optional[str]]
 
 @dataclass
 class ModelPermission:
-    """One permission kind of one connection, from the role strings of contract §4 and REST grants/revokes."""
+    """One permission kind of one connection, from the role strings of service-behaviour §4 and REST grants/revokes."""
 
     every: bool = False
     literal: set[str] = field(default_factory=set)
@@ -383,7 +383,7 @@ class ClientMachine(RuleBasedStateMachine):
         if via_sdk:
             self.sdk.send_to_group(group, text, content_type="text/plain", excluded=skip or None)
         else:
-            self.fake.service.send_to_group(HUB, group, Message(text.encode(), "text"), excluded=skip)
+            self.fake._service.send_to_group(HUB, group, Message(text.encode(), "text"), excluded=skip)
         recipients = [m for m in self.members(group) if m.client.connection_id not in skip]
         self.deliver(recipients, (group, "text", text, None))
 
@@ -396,14 +396,14 @@ class ClientMachine(RuleBasedStateMachine):
             if via_sdk:
                 self.sdk.remove_connection_from_group(group, cid)
             else:
-                self.fake.service.remove_connection_from_group(HUB, group, cid)
+                self.fake._service.remove_connection_from_group(HUB, group, cid)
             m.groups.discard(group)
             return
         try:
             if via_sdk:
                 self.sdk.add_connection_to_group(group, cid)
             else:
-                self.fake.service.add_connection_to_group(HUB, group, cid)
+                self.fake._service.add_connection_to_group(HUB, group, cid)
         except (ResourceNotFoundError, NotFoundError):
             assert not m.open
         else:
@@ -420,7 +420,7 @@ class ClientMachine(RuleBasedStateMachine):
             if via_sdk:
                 self.sdk.revoke_permission(kind, cid, target_name=group)
             else:
-                self.fake.service.revoke_permission(HUB, kind, cid, target=group)
+                self.fake._service.revoke_permission(HUB, kind, cid, target=group)
             if m.open:
                 m.permissions[kind].revoke(group)
             return
@@ -428,7 +428,7 @@ class ClientMachine(RuleBasedStateMachine):
             if via_sdk:
                 self.sdk.grant_permission(kind, cid, target_name=group)
             else:
-                self.fake.service.grant_permission(HUB, kind, cid, target=group)
+                self.fake._service.grant_permission(HUB, kind, cid, target=group)
         except (ResourceNotFoundError, NotFoundError):
             assert not m.open
         else:
@@ -437,7 +437,7 @@ class ClientMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([7, 31]))
     def time_passes(self, seconds: int) -> None:
-        """Sums of 7s and 31s never hit the 30 s boundary exactly, which the contract leaves open."""
+        """Sums of 7s and 31s never hit the 30 s boundary exactly, left open by the service (service-behaviour §5.4)."""
         self.clock.now += seconds
         self.fake.expire_dropped()
         for m in self.model:
@@ -452,14 +452,14 @@ class ClientMachine(RuleBasedStateMachine):
             assert (m.client.is_open, m.client.is_attached) == (m.open, m.attached)
             if m.open:
                 assert m.client.groups == m.groups
-                assert self.fake.service.connection_exists(HUB, m.client.connection_id)
+                assert self.fake._service.connection_exists(HUB, m.client.connection_id)
             else:
-                assert not self.fake.service.connection_exists(HUB, m.client.connection_id)
+                assert not self.fake._service.connection_exists(HUB, m.client.connection_id)
 
     @invariant()
     def group_members_match(self) -> None:
         for group in GROUPS:
-            members = {c.connection_id for c in self.fake.service.group_members(HUB, group)}
+            members = {c.connection_id for c in self.fake._service.group_members(HUB, group)}
             assert members == {m.client.connection_id for m in self.members(group)}
 
     @invariant()
@@ -469,7 +469,7 @@ class ClientMachine(RuleBasedStateMachine):
                 continue
             for kind in KINDS:
                 for group in GROUPS:
-                    allowed = self.fake.service.has_permission(HUB, kind, m.client.connection_id, target=group)
+                    allowed = self.fake._service.has_permission(HUB, kind, m.client.connection_id, target=group)
                     assert allowed is m.permissions[kind].allows(group), (kind, group)
 
     @invariant()
