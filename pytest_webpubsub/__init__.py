@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "AbuseProtectionError": "._upstream",
     "Ack": ".clients",
     "AsyncFakeTransport": ".transport",
     "ConnectionRefused": "._gateway",
@@ -27,6 +28,9 @@ _EXPORTS = {
     "Options": "._options",
     "ReceivedMessage": ".clients",
     "RestCall": "._rest.dispatch",
+    "UpstreamCall": "._upstream",
+    "UpstreamRequest": "._upstream",
+    "UpstreamResponse": "._upstream",
     "WebPubSubError": "._core.errors",
 }
 
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
     from ._options import Options
     from ._rest.dispatch import RestCall
     from ._rest.http import FakeRequest, FakeResponse
+    from ._upstream import AbuseProtectionError, UpstreamCall, UpstreamRequest, UpstreamResponse
     from .clients import Ack, FakeClientConnection, ReceivedMessage
     from .transport import AsyncFakeTransport, FakeTransport
 

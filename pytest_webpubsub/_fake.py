@@ -11,7 +11,7 @@ import functools
 import inspect
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from ._hosts import HOSTS, Owner, normalise_host
 from ._options import Options
 from ._rest.dispatch import Fault, RestCall, RestDispatcher
 from ._rest.http import FakeRequest, FakeResponse
+from ._upstream import EventHandler, Upstream, UpstreamCall, UpstreamRequest, build_event
 from .assertions import DeliveryAssertions
 from .clients import FakeClientConnection
 
@@ -312,6 +313,87 @@ class FakeWebPubSub(DeliveryAssertions):
                     client.close()
             self._fresh_state()
             self.clock.reset()
+    # -- the app's event handler (upstream) --------------------------------------------------------------
+
+    @functools.cached_property
+    def _upstream(self) -> Upstream:
+        """The upstream side, built on first use; the gateway and the sessions call it."""
+        return Upstream(host=self.host, access_keys=[self.access_key], clock=self.options.clock)
+
+    def add_event_handler(
+        self,
+        url_template: str,
+        app: Any = None,
+        *,
+        hub: str | None = None,
+        user_events: str = "*",
+        system_events: Iterable[str] = ("connect", "connected", "disconnected"),
+        app_kind: str | None = None,
+    ) -> EventHandler:
+        """Add an event handler setting to ``hub`` (default: the ``hub`` option), after the ordered ones.
+
+        ``url_template`` may hold ``{hub}`` and ``{event}``. ``app`` is a WSGI app (Flask), an ASGI app
+        (Starlette, FastAPI), or a callable taking an :class:`UpstreamRequest` and returning an
+        :class:`UpstreamResponse` (None means 204); ``app=None`` makes real HTTP calls to the URL. ``app_kind``
+        (``"wsgi"``, ``"asgi"``, ``"callable"``) overrides the detection. ``user_events`` is ``"*"``, ``""``
+        (none), one name or ``"a,b"``; names are case-insensitive. For each event the first handler of the hub
+        that subscribes to it is called.
+
+        The abuse-protection handshake runs first, as when the service saves a hub setting: ``OPTIONS`` with
+        ``{event}`` = ``validate``; unless the answer is 2xx with ``WebHook-Allowed-Origin`` ``*`` or this
+        fake's host, :class:`AbuseProtectionError` is raised and nothing is added.
+        """
+        upstream = self._upstream
+        if self.active and upstream.close not in self._undo:
+            self._undo.append(upstream.close)  # stops its event loop and HTTP client with the fake
+        return upstream.add_handler(
+            url_template,
+            app,
+            hub=hub or self.options.hub,
+            user_events=user_events,
+            system_events=system_events,
+            app_kind=app_kind,
+        )
+
+    @property
+    def upstream_calls(self) -> list[UpstreamCall]:
+        """Every call of an event handler so far, in order, the abuse-protection handshakes included."""
+        return list(self._upstream.calls)
+
+    def build_event(
+        self,
+        event: str,
+        *,
+        connection_id: str,
+        hub: str | None = None,
+        user_id: str | None = None,
+        data: Any = None,
+        data_type: str = "text",
+        claims: Mapping[str, Sequence[str] | str] | None = None,
+        query: Mapping[str, Sequence[str] | str] | None = None,
+        subprotocols: Sequence[str] = (),
+        state: str | None = None,
+    ) -> UpstreamRequest:
+        """The exact signed request the service would send for ``event``, to post to the app yourself.
+
+        ``event`` is ``connect`` (with ``claims``, ``query``, ``subprotocols``), ``connected``,
+        ``disconnected`` (``data`` is the reason) or a user event (``data`` as ``data_type``: text from a str,
+        json from any JSON value, binary from bytes). ``state`` is sent as ``ce-connectionState``. The URL is
+        that of the hub's first handler subscribed to the event, else ``http://localhost/``.
+        """
+        return build_event(
+            self._upstream,
+            event,
+            connection_id=connection_id,
+            hub=hub or self.options.hub,
+            user_id=user_id,
+            data=data,
+            data_type=data_type,
+            claims=claims,
+            query=query,
+            subprotocols=subprotocols,
+            state=state,
+        )
 
     # -- time, snapshots and faults for property tests ----------------------------------------------------
 
