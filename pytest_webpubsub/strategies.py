@@ -385,14 +385,20 @@ class _Meaning:
 @dataclass(frozen=True)
 class Operation:
     """One service call: the service SDK method ``name`` with ``args`` and ``kwargs``. ``apply(client)`` makes it
-    on a ``WebPubSubServiceClient`` (sync) and returns what the SDK returns (or raises what it raises)."""
+    on a ``WebPubSubServiceClient`` (``await apply_async(client)`` on the ``aio`` one) and returns what the SDK
+    returns (or raises what it raises)."""
 
     name: str
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def apply(self, client: Any) -> Any:
+        """Make the call on a sync ``WebPubSubServiceClient``."""
         return getattr(client, self.name)(*self.args, **self.kwargs)
+
+    async def apply_async(self, client: Any) -> Any:
+        """Make the call on an ``aio`` ``WebPubSubServiceClient``."""
+        return await getattr(client, self.name)(*self.args, **self.kwargs)
 
     def __repr__(self) -> str:
         arguments = [repr(arg) for arg in self.args] + [f"{key}={value!r}" for key, value in self.kwargs.items()]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any, ClassVar
 
 import pytest
@@ -13,7 +12,7 @@ from hypothesis.stateful import consumes, invariant, rule, run_state_machine_as_
 
 from pytest_webpubsub import FakeClientConnection, FakeWebPubSub
 from pytest_webpubsub._core.service import WebPubSubService
-from pytest_webpubsub._hosts import HostTable
+from pytest_webpubsub._hosts import HOSTS
 from pytest_webpubsub.stateful import WebPubSubStateMachine, clients
 
 QUICK = settings(
@@ -22,8 +21,8 @@ QUICK = settings(
 
 
 def active_hosts() -> list[str]:
-    """Every host any seam's routing table still holds (a stopped fake leaves none)."""
-    return [host for table in gc.get_objects() if isinstance(table, HostTable) for host in table.hosts()]
+    """Every host the host table still routes, and every seam still installed (a stopped fake leaves none)."""
+    return HOSTS.hosts() + [repr(seam) for seam in HOSTS.installed]
 
 
 @pytest.fixture(autouse=True)

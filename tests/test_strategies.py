@@ -244,3 +244,11 @@ def test_operations_apply_to_a_service_client_as_the_service_answers(data: st.Da
                     assert operation.args[1] not in snapshot.connections
         assert len(service.rest_calls) == len(operations)
         assert all(call.response.status_code < 500 for call in service.rest_calls)
+
+
+async def test_an_operation_applies_to_the_aio_client_too(webpubsub: FakeWebPubSub) -> None:
+    member = webpubsub.connect(user_id="ann")
+    async with webpubsub.service_client(aio=True) as client:
+        await wps.Operation("send_to_user", ("ann", "hi"), {"content_type": "text/plain"}).apply_async(client)
+        assert await wps.Operation("user_exists", ("ann",)).apply_async(client) is True
+    assert [m.data for m in member.received] == ["hi"]
