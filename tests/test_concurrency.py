@@ -79,7 +79,8 @@ def test_threads_and_an_event_loop_on_one_fake(webpubsub: FakeWebPubSub) -> None
     assert all(call.status_code < 500 for call in webpubsub.rest_calls)
     # Every member got every message sent to "all", each once, in the order the service delivered them.
     deliveries = webpubsub.deliveries
-    delivered_to = {m.connection_id: [d.data for d in deliveries if d.connection_id == m.connection_id] for m in members}
+    delivered_to = {m.connection_id: [d.data for d in deliveries if d.connection_id == m.connection_id]
+                    for m in members}
     for member in members:
         assert [message.data for message in member.received] == delivered_to[member.connection_id]
     first = delivered_to[members[0].connection_id]
