@@ -22,7 +22,7 @@ import hashlib
 import struct
 import threading
 from http import HTTPStatus
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from ._gateway import ConnectionRefused, Gateway
@@ -78,7 +78,7 @@ class WireServer:
         self._lock = threading.Lock()
         self._inbound = bytearray()
         self._out = bytearray()
-        self._held: list[bytes] = []  # frames the service wrote while the upgrade was still being answered
+        self._held: list[Union[Outbound, _Close]] = []  # written while the upgrade was being answered
         self._state = "upgrade"  # upgrade -> open -> closing (close sent) -> ended (stream closed)
         self._fragments: list[bytes] = []
         self._fragment_opcode = 0
@@ -140,29 +140,24 @@ class WireServer:
     # -- Link: the service writes (any thread) ----------------------------------------------------------
 
     def write(self, item: Outbound) -> None:
-        protocol = self.protocol
-        frame = item.render(protocol) if protocol is not None else item.frame
-        data = _data_frame(frame)
         with self._lock:
-            if self._state == "upgrade":
-                self._held.append(data)
+            if self._state == "upgrade":  # rendered once the handshake says which protocol it is
+                self._held.append(item)
                 return
-            if self._state != "open":
+            if self._state != "open" or self.protocol is None:
                 return
-            self._out += data
+            self._out += _data_frame(item.render(self.protocol))
         self._wake()
 
     def end(self, code: int, reason: Optional[str]) -> None:
-        data = server_frame(_CLOSE, close_payload(code, reason))
         with self._lock:
             if self._state == "upgrade":
-                self._held.append(data)
-                self._held.append(b"")  # the close is sent: nothing may follow it
+                self._held.append(_Close(code, reason))
                 return
             if self._state != "open":
                 return
             self._state = "closing"
-            self._out += data
+            self._out += server_frame(_CLOSE, close_payload(code, reason))
         self._wake()
 
     # -- internals ----------------------------------------------------------------------------------------
@@ -206,11 +201,12 @@ class WireServer:
             self._out += response
             held, self._held = self._held, []
             self._state = "open"
-            for data in held:
-                if data == b"":
+            for item in held:
+                if isinstance(item, _Close):  # nothing may follow a close frame
                     self._state = "closing"
+                    self._out += server_frame(_CLOSE, close_payload(item.code, item.reason))
                     break
-                self._out += data
+                self._out += _data_frame(item.render(self.protocol))
         self._wake()
 
     def _respond(self, status: int, reason: str) -> None:
@@ -302,6 +298,13 @@ class WireServer:
         with session.lock:
             if session.link is self and session.is_open:
                 action(session)
+
+
+class _Close(NamedTuple):
+    """A close the service asked for while the upgrade was still being answered."""
+
+    code: int
+    reason: Optional[str]
 
 
 def _data_frame(frame: Frame) -> bytes:

@@ -50,4 +50,3 @@ def client_url(webpubsub: FakeWebPubSub) -> Callable[..., str]:
         return url
 
     return mint
-

@@ -145,9 +145,7 @@ def test_client_close_ends_the_connection_with_1000(driver: Driver, client_url: 
     assert not webpubsub.service_client("chat").connection_exists(connection_id)
 
 
-def test_rest_close_sends_disconnected_then_closes_with_1000(
-    driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
-):
+def test_rest_close_sends_disconnected_then_closes_with_1000(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
     client = driver.open(client_url(user_id="ann"), [JSON])
     connection_id = client.recv_json()["connectionId"]
 
