@@ -1,4 +1,4 @@
-"""``websockets`` against the fake: the asyncio client (awaited, ``async with``, ``async for``) and the threading client.
+"""``websockets`` against the fake: the asyncio client (awaited, ``async with``, ``async for``) and the sync one.
 
 The shapes and exceptions are the library's own: ``connect`` was imported at module import, before any fake
 started, and still reaches the fake because the seam patches where the class does its I/O.
