@@ -12,7 +12,6 @@ import threading
 
 import pytest
 import websockets
-
 from ticker_app import Quote, SubscriptionRefused, TickerServer, watch
 
 TIMEOUT = 5.0

@@ -18,9 +18,7 @@ class TickerServer:
     """Built from ``WEBPUBSUB_CONNECTION_STRING``, like in production; it knows nothing about tests."""
 
     def __init__(self) -> None:
-        self.client = WebPubSubServiceClient.from_connection_string(
-            os.environ["WEBPUBSUB_CONNECTION_STRING"], hub=HUB
-        )
+        self.client = WebPubSubServiceClient.from_connection_string(os.environ["WEBPUBSUB_CONNECTION_STRING"], hub=HUB)
 
     def negotiate(self, user_id: str, *, minutes: int = 60) -> str:
         """The URL a browser or a script opens: it may join and leave quote groups, nothing else."""
