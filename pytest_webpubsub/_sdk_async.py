@@ -19,12 +19,11 @@ from __future__ import annotations
 import importlib
 import types
 from typing import Any
-from urllib.parse import urlsplit
 
 from ._gateway import Gateway
-from ._hosts import HOSTS, Seam
+from ._hosts import Seam
 from ._session import CLOSE_POLICY_VIOLATION
-from ._ws_aiohttp import STOPPED_REASON, FakeClientWebSocket, SocketRegistry, _no_fake_error
+from ._ws_aiohttp import STOPPED_REASON, FakeClientWebSocket, SocketRegistry, gateway_for
 
 __all__ = ["STOPPED_REASON", "AsyncClientSeam", "FakeClientSession", "FakeClientWebSocket"]
 
@@ -47,13 +46,7 @@ class AsyncClientSeam(Seam):
 
     def gateway_for(self, url: str) -> Gateway | None:
         """The gateway owning ``url``'s host; raise a connection error for an Azure host no fake owns."""
-        owner = HOSTS.owner(url)
-        if owner is not None:
-            return owner.gateway
-        refusal = HOSTS.refuse(url, self.hint)
-        if refusal is not None:
-            raise _no_fake_error(urlsplit(url), refusal)
-        return None
+        return gateway_for(url, self.hint)
 
     def release(self, host: str) -> None:
         """End every socket of ``host`` still open, as the service going away: the SDK's tasks then finish."""

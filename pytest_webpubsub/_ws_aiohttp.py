@@ -359,6 +359,18 @@ def _no_fake_error(parts: Any, message: str) -> Exception:
     return NoFakeOwnsHost()
 
 
+def gateway_for(url: str, hint: str) -> Gateway | None:
+    """The gateway owning ``url``'s host; ``aiohttp.ClientConnectorError`` for an Azure host no fake owns (``hint``
+    says what to do instead); None for any other host."""
+    owner = HOSTS.owner(url)
+    if owner is not None:
+        return owner.gateway
+    refusal = HOSTS.refuse(url, hint)
+    if refusal is not None:
+        raise _no_fake_error(urlsplit(url), refusal)
+    return None
+
+
 # -- the seam ------------------------------------------------------------------------------------------
 
 
@@ -373,13 +385,7 @@ class AiohttpSeam(Seam):
 
     def gateway_for(self, url: str) -> Gateway | None:
         """The gateway owning ``url``'s host; raise a connection error for an Azure host no fake owns; else None."""
-        owner = HOSTS.owner(url)
-        if owner is not None:
-            return owner.gateway
-        refusal = HOSTS.refuse(url, self.hint)
-        if refusal is not None:
-            raise _no_fake_error(urlsplit(url), refusal)
-        return None
+        return gateway_for(url, self.hint)
 
     async def ws_connect(self, session: Any, url: Any, **options: Any) -> Any:
         """``ClientSession._ws_connect`` while patched."""
