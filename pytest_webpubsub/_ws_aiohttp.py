@@ -217,6 +217,7 @@ class FakeClientWebSocket:
     async def send_str(self, data: str, compress: int | None = None) -> None:
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data)!r})")
+        data.encode("utf-8")  # what aiohttp's writer does first: a lone surrogate raises UnicodeEncodeError here
         self._send(data)
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:

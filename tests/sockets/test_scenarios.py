@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from pytest_webpubsub import FakeWebPubSub
+from pytest_webpubsub import FakeWebPubSub, _ws_aiohttp, _ws_websocket_client, _ws_websockets
 
 from .drivers import JSON, PUBLISHER, RELIABLE, Closed, Driver
 
@@ -235,3 +235,13 @@ def test_nothing_is_sent_after_the_close(driver: Driver, client_url: URL, webpub
     webpubsub.assert_not_delivered(data="late")
     with pytest.raises(Closed):
         client.recv()
+
+
+def test_closed_clients_leave_nothing_in_the_seams_registries(driver: Driver, client_url: URL):
+    registries = [_ws_aiohttp.SEAM.sockets, _ws_websocket_client.SEAM.sockets, _ws_websockets.SEAM.sockets]
+    client = driver.open(client_url(user_id="ann"))
+    assert sum(len(registry) for registry in registries) == 1
+
+    client.close()
+
+    assert sum(len(registry) for registry in registries) == 0

@@ -65,6 +65,8 @@ def test_an_unowned_azure_host_fails_the_test_even_when_the_error_is_swallowed(
                 raise AssertionError("connected")
         """
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-W", "error", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*tried to reach Azure Web PubSub at unowned.webpubsub.azure.com*"])

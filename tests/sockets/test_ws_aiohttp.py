@@ -115,6 +115,19 @@ async def test_writing_after_the_service_closed_raises_a_connection_error(client
             await ws.send_str("late")
 
 
+async def test_text_that_is_not_utf8_encodable_fails_in_the_client(client_url: URL, webpubsub: FakeWebPubSub):
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(client_url(user_id="ann"), protocols=[JSON])
+        await ws.receive_json()
+
+        with pytest.raises(UnicodeEncodeError):
+            await ws.send_str('{"type":"ping","x":"\ud800"}')
+        await ws.send_json({"type": "ping"})  # the connection is still open
+
+        assert await ws.receive_json() == {"type": "pong"}
+        await ws.close()
+
+
 async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch):
     class Reached(Exception):
         pass
