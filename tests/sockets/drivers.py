@@ -20,6 +20,7 @@ import websocket
 import websockets
 from websockets.exceptions import ConnectionClosed
 from websockets.sync import client as sync_client
+from websockets.typing import Subprotocol
 
 HUB = "chat"
 TIMEOUT = 5.0
@@ -117,7 +118,7 @@ class WebsocketsAsync(Driver):
 
     def open(self, url: str, protocols: Sequence[str] = (), headers: Optional[dict[str, str]] = None) -> Connection:
         async def connect() -> Any:
-            return await websockets.connect(url, subprotocols=list(protocols) or None, additional_headers=headers)
+            return await websockets.connect(url, subprotocols=_subprotocols(protocols), additional_headers=headers)
 
         return _WebsocketsAsyncConnection(self.loop, self.loop.run(connect()))
 
@@ -159,7 +160,7 @@ class WebsocketsSync(Driver):
     network_error = OSError
 
     def open(self, url: str, protocols: Sequence[str] = (), headers: Optional[dict[str, str]] = None) -> Connection:
-        ws = sync_client.connect(url, subprotocols=list(protocols) or None, additional_headers=headers, legacy=True)
+        ws = sync_client.connect(url, subprotocols=_subprotocols(protocols), additional_headers=headers, legacy=True)
         return _WebsocketsSyncConnection(ws)
 
     def status(self, error: BaseException) -> int:
@@ -189,6 +190,10 @@ class _WebsocketsSyncConnection(Connection):
     def close_code(self) -> Optional[int]:
         code: Optional[int] = self.ws.close_code
         return code
+
+
+def _subprotocols(protocols: Sequence[str]) -> Optional[list[Subprotocol]]:
+    return [Subprotocol(name) for name in protocols] or None
 
 
 def _closed(error: ConnectionClosed) -> Closed:
@@ -233,9 +238,8 @@ class _WebsocketClientConnection(Connection):
             code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
             self.close_code = code
             raise Closed(code, data[2:].decode() or None)
-        if opcode == websocket.ABNF.OPCODE_TEXT:
-            return data.decode()
-        return bytes(data)
+        payload = bytes(data)
+        return payload.decode() if opcode == websocket.ABNF.OPCODE_TEXT else payload
 
     def close(self) -> None:
         self.ws.close()

@@ -8,6 +8,7 @@ Frames are compared as the raw text the service sends; close codes and reasons a
 from __future__ import annotations
 
 import threading
+from collections.abc import Sized
 from typing import Callable
 
 import pytest
@@ -19,7 +20,7 @@ from .drivers import JSON, PUBLISHER, RELIABLE, Closed, Driver
 URL = Callable[..., str]
 
 
-def test_simple_client_gets_rest_sends_as_raw_frames(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_simple_client_gets_rest_sends_as_raw_frames(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     client = driver.open(client_url(user_id="ann"))
     assert client.subprotocol is None
     service = webpubsub.service_client("chat")
@@ -36,7 +37,7 @@ def test_simple_client_gets_rest_sends_as_raw_frames(driver: Driver, client_url:
 
 def test_simple_client_in_send_to_group_mode_publishes_its_frames(
     driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
-):
+) -> None:
     listener = webpubsub.connect("chat", user_id="lee", groups=["room"])
     url = client_url(user_id="ann", roles=["webpubsub.sendToGroup.room"]) + "&webpubsub_mode=sendToGroup&group=room"
     client = driver.open(url)
@@ -49,7 +50,7 @@ def test_simple_client_in_send_to_group_mode_publishes_its_frames(
     webpubsub.assert_delivered(group="room", to=listener, data="hello room")
 
 
-def test_simple_client_in_send_event_mode_is_closed_with_1011(driver: Driver, client_url: URL):
+def test_simple_client_in_send_event_mode_is_closed_with_1011(driver: Driver, client_url: URL) -> None:
     client = driver.open(client_url(user_id="ann"))
     client.send("anyone?")
 
@@ -58,7 +59,9 @@ def test_simple_client_in_send_event_mode_is_closed_with_1011(driver: Driver, cl
     assert (ended.code, ended.reason) == (1011, "No event handler is registered for the 'message' event.")
 
 
-def test_json_client_joins_sends_to_its_group_and_gets_acks(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_json_client_joins_sends_to_its_group_and_gets_acks(
+    driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
+) -> None:
     client = driver.open(client_url(user_id="ann", roles=PUBLISHER), [JSON])
     assert client.subprotocol == JSON
     connected = client.recv_json()
@@ -84,7 +87,7 @@ def test_json_client_joins_sends_to_its_group_and_gets_acks(driver: Driver, clie
     webpubsub.assert_delivered(to=connection_id, group="room", data={"hi": 1}, times=1)
 
 
-def test_json_client_without_permission_gets_a_forbidden_ack(driver: Driver, client_url: URL):
+def test_json_client_without_permission_gets_a_forbidden_ack(driver: Driver, client_url: URL) -> None:
     client = driver.open(client_url(user_id="ann"), [JSON])
     client.recv_json()
 
@@ -97,7 +100,7 @@ def test_json_client_without_permission_gets_a_forbidden_ack(driver: Driver, cli
 
 def test_reliable_client_gets_sequence_ids_and_acknowledges_them(
     driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
-):
+) -> None:
     client = driver.open(client_url(user_id="ann", groups=["room"]), ["unknown.protocol", RELIABLE, JSON])
     assert client.subprotocol == RELIABLE
     connected = client.recv_json()
@@ -118,7 +121,7 @@ def test_reliable_client_gets_sequence_ids_and_acknowledges_them(
 
 def test_rest_sends_from_another_thread_arrive_in_order_while_the_client_waits(
     driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
-):
+) -> None:
     client = driver.open(client_url(user_id="ann"))
     service = webpubsub.service_client("chat")
     sender = threading.Thread(
@@ -133,7 +136,7 @@ def test_rest_sends_from_another_thread_arrive_in_order_while_the_client_waits(
     client.close()
 
 
-def test_client_close_ends_the_connection_with_1000(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_client_close_ends_the_connection_with_1000(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     client = driver.open(client_url(user_id="ann"), [JSON])
     connection_id = client.recv_json()["connectionId"]
 
@@ -145,7 +148,9 @@ def test_client_close_ends_the_connection_with_1000(driver: Driver, client_url: 
     assert not webpubsub.service_client("chat").connection_exists(connection_id)
 
 
-def test_rest_close_sends_disconnected_then_closes_with_1000(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_rest_close_sends_disconnected_then_closes_with_1000(
+    driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
+) -> None:
     client = driver.open(client_url(user_id="ann"), [JSON])
     connection_id = client.recv_json()["connectionId"]
 
@@ -156,7 +161,7 @@ def test_rest_close_sends_disconnected_then_closes_with_1000(driver: Driver, cli
     assert (ended.code, ended.reason) == (1000, "maintenance")
 
 
-def test_malformed_frame_closes_with_1007(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_malformed_frame_closes_with_1007(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     client = driver.open(client_url(user_id="ann"), [JSON])
     connection_id = client.recv_json()["connectionId"]
 
@@ -171,7 +176,7 @@ def test_malformed_frame_closes_with_1007(driver: Driver, client_url: URL, webpu
 
 def test_refused_token_raises_the_librarys_handshake_error_with_401(
     driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
-):
+) -> None:
     url = client_url(user_id="ann").replace("access_token=", "access_token=x")
 
     with pytest.raises(driver.refusal) as refused:
@@ -181,7 +186,7 @@ def test_refused_token_raises_the_librarys_handshake_error_with_401(
     assert webpubsub.lifecycle == ()
 
 
-def test_token_in_the_authorization_header(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_token_in_the_authorization_header(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     token = webpubsub.service_client("chat").get_client_access_token(user_id="ann")["token"]
     base = client_url(user_id="ann").split("?")[0]
 
@@ -192,14 +197,16 @@ def test_token_in_the_authorization_header(driver: Driver, client_url: URL, webp
 
 
 @pytest.mark.webpubsub(fail_on_unowned_hosts=False)
-def test_an_azure_host_no_fake_owns_fails_like_a_network_error(driver: Driver, client_url: URL):
+def test_an_azure_host_no_fake_owns_fails_like_a_network_error(driver: Driver, client_url: URL) -> None:
     url = client_url(user_id="ann").replace("fake.webpubsub.azure.com", "elsewhere.webpubsub.azure.com")
 
     with pytest.raises(driver.network_error, match="no fake owns 'elsewhere.webpubsub.azure.com'"):
         driver.open(url)
 
 
-def test_two_fakes_at_once_each_serve_their_own_clients(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_two_fakes_at_once_each_serve_their_own_clients(
+    driver: Driver, client_url: URL, webpubsub: FakeWebPubSub
+) -> None:
     with FakeWebPubSub(endpoint="https://second.webpubsub.azure.com") as second:
         other_url = second.service_client("chat").get_client_access_token(user_id="bob")["url"]
         ours, theirs = driver.open(client_url(user_id="ann")), driver.open(other_url)
@@ -215,7 +222,7 @@ def test_two_fakes_at_once_each_serve_their_own_clients(driver: Driver, client_u
         theirs.close()
 
 
-def test_a_stopping_fake_closes_open_clients_with_1001(driver: Driver, client_url: URL):
+def test_a_stopping_fake_closes_open_clients_with_1001(driver: Driver, client_url: URL) -> None:
     with FakeWebPubSub(endpoint="https://second.webpubsub.azure.com") as second:
         url = second.service_client("chat").get_client_access_token(user_id="bob")["url"]
         client = driver.open(url, [JSON])
@@ -226,7 +233,7 @@ def test_a_stopping_fake_closes_open_clients_with_1001(driver: Driver, client_ur
     assert ended.code == 1001
 
 
-def test_nothing_is_sent_after_the_close(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub):
+def test_nothing_is_sent_after_the_close(driver: Driver, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     client = driver.open(client_url(user_id="ann"))
     client.close()
 
@@ -237,8 +244,8 @@ def test_nothing_is_sent_after_the_close(driver: Driver, client_url: URL, webpub
         client.recv()
 
 
-def test_closed_clients_leave_nothing_in_the_seams_registries(driver: Driver, client_url: URL):
-    registries = [_ws_aiohttp.SEAM.sockets, _ws_websocket_client.SEAM.sockets, _ws_websockets.SEAM.sockets]
+def test_closed_clients_leave_nothing_in_the_seams_registries(driver: Driver, client_url: URL) -> None:
+    registries: list[Sized] = [_ws_aiohttp.SEAM.sockets, _ws_websocket_client.SEAM.sockets, _ws_websockets.SEAM.sockets]
     client = driver.open(client_url(user_id="ann"))
     assert sum(len(registry) for registry in registries) == 1
 

@@ -19,7 +19,7 @@ URL = Callable[..., str]
 ORIGINAL = aiohttp.ClientSession._ws_connect
 
 
-async def test_ws_connect_as_a_context_manager_with_json_helpers(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_ws_connect_as_a_context_manager_with_json_helpers(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(client_url(user_id="ann", roles=PUBLISHER), protocols=[JSON]) as ws,
@@ -35,7 +35,9 @@ async def test_ws_connect_as_a_context_manager_with_json_helpers(client_url: URL
     webpubsub.assert_delivered(to=connection_id, group="room", data="hi")
 
 
-async def test_awaited_ws_connect_and_async_iteration_until_a_rest_close(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_awaited_ws_connect_and_async_iteration_until_a_rest_close(
+    client_url: URL, webpubsub: FakeWebPubSub
+) -> None:
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(client_url(user_id="ann"))
         service = webpubsub.service_client("chat")
@@ -53,7 +55,7 @@ async def test_awaited_ws_connect_and_async_iteration_until_a_rest_close(client_
     assert ws.close_code == 1000
 
 
-async def test_binary_frames_and_decode_text_false(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_binary_frames_and_decode_text_false(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(client_url(user_id="ann"), decode_text=False)
         webpubsub.service_client("chat").send_to_all("text", content_type="text/plain")
@@ -67,7 +69,9 @@ async def test_binary_frames_and_decode_text_false(client_url: URL, webpubsub: F
     assert binary == b"\x01"
 
 
-async def test_params_join_the_query_and_session_headers_carry_the_token(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_params_join_the_query_and_session_headers_carry_the_token(
+    client_url: URL, webpubsub: FakeWebPubSub
+) -> None:
     listener = webpubsub.connect("chat", groups=["room"])
     token = webpubsub.service_client("chat").get_client_access_token(user_id="ann", roles=["webpubsub.sendToGroup"])
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token['token']}"}) as session:
@@ -78,7 +82,7 @@ async def test_params_join_the_query_and_session_headers_carry_the_token(client_
     assert [message.data for message in listener.received] == [b"\x02"]
 
 
-async def test_receive_timeout_raises(client_url: URL):
+async def test_receive_timeout_raises(client_url: URL) -> None:
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(client_url(user_id="ann"), receive_timeout=0.01)
         with pytest.raises(asyncio.TimeoutError):
@@ -86,7 +90,7 @@ async def test_receive_timeout_raises(client_url: URL):
         await ws.close()
 
 
-async def test_refused_token_is_a_handshake_error_401(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_refused_token_is_a_handshake_error_401(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(client_url(user_id="ann").replace("access_token=", "access_token=x"))
@@ -95,7 +99,7 @@ async def test_refused_token_is_a_handshake_error_401(client_url: URL, webpubsub
     assert webpubsub.lifecycle == ()
 
 
-async def test_a_closed_session_refuses_to_connect(client_url: URL):
+async def test_a_closed_session_refuses_to_connect(client_url: URL) -> None:
     session = aiohttp.ClientSession()
     await session.close()
 
@@ -103,7 +107,9 @@ async def test_a_closed_session_refuses_to_connect(client_url: URL):
         await session.ws_connect(client_url(user_id="ann"))
 
 
-async def test_writing_after_the_service_closed_raises_a_connection_error(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_writing_after_the_service_closed_raises_a_connection_error(
+    client_url: URL, webpubsub: FakeWebPubSub
+) -> None:
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(client_url(user_id="ann"), protocols=[JSON])
         connection_id = (await ws.receive_json())["connectionId"]
@@ -115,7 +121,7 @@ async def test_writing_after_the_service_closed_raises_a_connection_error(client
             await ws.send_str("late")
 
 
-async def test_text_that_is_not_utf8_encodable_fails_in_the_client(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_text_that_is_not_utf8_encodable_fails_in_the_client(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(client_url(user_id="ann"), protocols=[JSON])
         await ws.receive_json()
@@ -128,7 +134,7 @@ async def test_text_that_is_not_utf8_encodable_fails_in_the_client(client_url: U
         await ws.close()
 
 
-async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch):
+async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch) -> None:
     class Reached(Exception):
         pass
 
@@ -141,7 +147,7 @@ async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, mon
             await session.ws_connect("ws://example.test/x")
 
 
-def test_patch_exists_only_while_a_fake_is_active():
+def test_patch_exists_only_while_a_fake_is_active() -> None:
     assert aiohttp.ClientSession._ws_connect is ORIGINAL
     with FakeWebPubSub():
         assert aiohttp.ClientSession._ws_connect is not ORIGINAL

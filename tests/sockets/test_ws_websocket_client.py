@@ -24,9 +24,9 @@ ORIGINAL_CONNECT = websocket._core.connect  # type: ignore[attr-defined]
 ORIGINAL_DISPATCHER = websocket.WebSocketApp.create_dispatcher
 
 
-def test_websocket_object_connects_sends_and_receives(client_url: URL, webpubsub: FakeWebPubSub):
+def test_websocket_object_connects_sends_and_receives(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     ws = websocket.WebSocket()
-    ws.connect(client_url(user_id="ann", roles=PUBLISHER), subprotocols=[JSON], timeout=TIMEOUT)
+    ws.connect(client_url(user_id="ann", roles=PUBLISHER), subprotocols=[JSON], timeout=TIMEOUT)  # type: ignore[no-untyped-call]
 
     assert isinstance(ws.sock, FakeSocket)
     assert ws.getsubprotocol() == JSON and ws.getstatus() == 101
@@ -42,7 +42,7 @@ def test_websocket_object_connects_sends_and_receives(client_url: URL, webpubsub
     assert not webpubsub.service_client("chat").connection_exists(connection_id)
 
 
-def test_send_binary_and_recv_data_on_a_simple_client(client_url: URL, webpubsub: FakeWebPubSub):
+def test_send_binary_and_recv_data_on_a_simple_client(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     listener = webpubsub.connect("chat", groups=["room"])
     url = client_url(user_id="ann", roles=["webpubsub.sendToGroup.room"]) + "&webpubsub_mode=sendToGroup&group=room"
     ws = websocket.create_connection(url, timeout=TIMEOUT)
@@ -54,7 +54,7 @@ def test_send_binary_and_recv_data_on_a_simple_client(client_url: URL, webpubsub
     assert [message.data for message in listener.received] == [b"\x00raw", b"\xff"]
 
 
-def test_recv_times_out_with_the_librarys_exception(client_url: URL):
+def test_recv_times_out_with_the_librarys_exception(client_url: URL) -> None:
     ws = websocket.create_connection(client_url(user_id="ann"), timeout=0.01)
 
     with pytest.raises(websocket.WebSocketTimeoutException):
@@ -62,12 +62,12 @@ def test_recv_times_out_with_the_librarys_exception(client_url: URL):
     ws.close()
 
 
-def test_only_unknown_subprotocols_fail_the_handshake_as_websocket_client_does(client_url: URL):
+def test_only_unknown_subprotocols_fail_the_handshake_as_websocket_client_does(client_url: URL) -> None:
     with pytest.raises(websocket.WebSocketException, match="Invalid WebSocket Header"):
         websocket.create_connection(client_url(user_id="ann"), subprotocols=["custom.v1"])
 
 
-def test_refused_token_is_bad_status_401_with_the_reason(client_url: URL, webpubsub: FakeWebPubSub):
+def test_refused_token_is_bad_status_401_with_the_reason(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         websocket.create_connection(client_url(user_id="ann", minutes_to_expire=-1))
 
@@ -76,10 +76,10 @@ def test_refused_token_is_bad_status_401_with_the_reason(client_url: URL, webpub
     assert webpubsub.lifecycle == ()
 
 
-def test_reliable_connection_recovers_after_shutdown(client_url: URL, webpubsub: FakeWebPubSub):
+def test_reliable_connection_recovers_after_shutdown(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     ws = websocket.create_connection(client_url(user_id="ann", groups=["room"]), subprotocols=[RELIABLE])
     connected = json.loads(ws.recv())
-    ws.shutdown()  # the socket goes away without a close frame
+    ws.shutdown()  # type: ignore[no-untyped-call]  # the socket goes away without a close frame
     webpubsub.service_client("chat").send_to_group("room", "missed", content_type="text/plain")
 
     again = websocket.create_connection(
@@ -93,7 +93,7 @@ def test_reliable_connection_recovers_after_shutdown(client_url: URL, webpubsub:
     again.close()
 
 
-def test_web_socket_app_callbacks_and_a_server_close(client_url: URL, webpubsub: FakeWebPubSub):
+def test_web_socket_app_callbacks_and_a_server_close(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     events: list[Any] = []
     done = threading.Event()
 
@@ -105,12 +105,16 @@ def test_web_socket_app_callbacks_and_a_server_close(client_url: URL, webpubsub:
             service.send_to_connection(frame["connectionId"], "hello", content_type="text/plain")
             service.close_connection(frame["connectionId"], reason="bye")
 
+    def on_close(app: websocket.WebSocketApp, code: Any, reason: Any) -> None:
+        events.append(("close", code, reason))
+        done.set()
+
     app = websocket.WebSocketApp(
         client_url(user_id="ann"),
         subprotocols=[JSON],
         on_open=lambda app: events.append(("open",)),
         on_message=on_message,
-        on_close=lambda app, code, reason: (events.append(("close", code, reason)), done.set()),
+        on_close=on_close,
     )
     runner = threading.Thread(target=app.run_forever, daemon=True)
     runner.start()
@@ -127,7 +131,7 @@ def test_web_socket_app_callbacks_and_a_server_close(client_url: URL, webpubsub:
     ]
 
 
-def test_web_socket_app_with_a_refused_token_reports_the_error_and_returns(client_url: URL):
+def test_web_socket_app_with_a_refused_token_reports_the_error_and_returns(client_url: URL) -> None:
     errors: list[BaseException] = []
     app = websocket.WebSocketApp(
         client_url(user_id="ann").replace("access_token=", "access_token=x"), on_error=lambda app, e: errors.append(e)
@@ -137,13 +141,13 @@ def test_web_socket_app_with_a_refused_token_reports_the_error_and_returns(clien
     assert isinstance(errors[0], websocket.WebSocketBadStatusException) and errors[0].status_code == 401
 
 
-def test_the_client_sdk_keeps_its_own_socket_class(client_url: URL):
+def test_the_client_sdk_keeps_its_own_socket_class(client_url: URL) -> None:
     app = sdk.WebSocketAppSync(client_url(user_id="ann"))
 
     assert isinstance(app, FakeWebSocketAppSync)
 
 
-def test_other_hosts_use_the_original_function(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch):
+def test_other_hosts_use_the_original_function(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch) -> None:
     class Reached(Exception):
         pass
 
@@ -156,7 +160,7 @@ def test_other_hosts_use_the_original_function(webpubsub: FakeWebPubSub, monkeyp
         websocket.create_connection("ws://example.test/x")
 
 
-def test_patches_exist_only_while_a_fake_is_active():
+def test_patches_exist_only_while_a_fake_is_active() -> None:
     assert websocket._core.connect is ORIGINAL_CONNECT  # type: ignore[attr-defined]
     with FakeWebPubSub():
         assert websocket._core.connect is not ORIGINAL_CONNECT  # type: ignore[attr-defined]

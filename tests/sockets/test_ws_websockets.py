@@ -17,17 +17,21 @@ import websockets
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect as sync_connect
+from websockets.typing import Subprotocol
 
 from pytest_webpubsub import FakeWebPubSub
 from pytest_webpubsub._ws_websockets import SEAM, FakeSyncConnection, MemoryTransport
 
-from .drivers import JSON, PUBLISHER, RELIABLE, TIMEOUT
+from .drivers import JSON as JSON_NAME
+from .drivers import PUBLISHER, TIMEOUT
+from .drivers import RELIABLE as RELIABLE_NAME
 
 URL = Callable[..., str]
+JSON, RELIABLE = Subprotocol(JSON_NAME), Subprotocol(RELIABLE_NAME)
 ORIGINAL_ASYNC = connect.open_tcp_connection
 
 
-async def test_the_top_level_connect_is_the_asyncio_client_and_stays_in_memory(client_url: URL):
+async def test_the_top_level_connect_is_the_asyncio_client_and_stays_in_memory(client_url: URL) -> None:
     assert websockets.connect is connect
     async with websockets.connect(client_url(user_id="ann"), subprotocols=[JSON]) as ws:
         assert isinstance(ws.transport, MemoryTransport)
@@ -37,7 +41,7 @@ async def test_the_top_level_connect_is_the_asyncio_client_and_stays_in_memory(c
 
 async def test_awaited_connection_receives_rest_sends_made_from_another_thread(
     client_url: URL, webpubsub: FakeWebPubSub
-):
+) -> None:
     ws = await connect(client_url(user_id="ann"))
     service = webpubsub.service_client("chat")
     sender = threading.Thread(
@@ -53,7 +57,7 @@ async def test_awaited_connection_receives_rest_sends_made_from_another_thread(
     assert ws.close_code == 1000
 
 
-async def test_async_iteration_ends_quietly_on_a_rest_close(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_async_iteration_ends_quietly_on_a_rest_close(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     async with connect(client_url(user_id="ann"), subprotocols=[JSON]) as ws:
         connection_id = json.loads(await ws.recv())["connectionId"]
         webpubsub.service_client("chat").send_to_connection(connection_id, "bye soon", content_type="text/plain")
@@ -65,7 +69,7 @@ async def test_async_iteration_ends_quietly_on_a_rest_close(client_url: URL, web
     assert (ws.close_code, ws.close_reason) == (1000, "done")
 
 
-async def test_async_iteration_raises_connection_closed_error_on_1007(client_url: URL):
+async def test_async_iteration_raises_connection_closed_error_on_1007(client_url: URL) -> None:
     async with connect(client_url(user_id="ann"), subprotocols=[JSON]) as ws:
         await ws.recv()
         await ws.send("[]")
@@ -77,7 +81,7 @@ async def test_async_iteration_raises_connection_closed_error_on_1007(client_url
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
 
 
-async def test_send_after_the_close_raises_connection_closed_ok(client_url: URL):
+async def test_send_after_the_close_raises_connection_closed_ok(client_url: URL) -> None:
     ws = await connect(client_url(user_id="ann"))
     await ws.close()
 
@@ -85,13 +89,15 @@ async def test_send_after_the_close_raises_connection_closed_ok(client_url: URL)
         await ws.send("late")
 
 
-async def test_ping_is_answered(client_url: URL):
+async def test_ping_is_answered(client_url: URL) -> None:
     async with connect(client_url(user_id="ann")) as ws:
         pong = await ws.ping()
         await asyncio.wait_for(pong, TIMEOUT)
 
 
-async def test_reconnecting_iterator_opens_a_new_connection_each_time(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_reconnecting_iterator_opens_a_new_connection_each_time(
+    client_url: URL, webpubsub: FakeWebPubSub
+) -> None:
     seen = []
     async for ws in connect(client_url(user_id="ann"), subprotocols=[JSON]):
         seen.append(json.loads(await ws.recv())["connectionId"])
@@ -103,7 +109,7 @@ async def test_reconnecting_iterator_opens_a_new_connection_each_time(client_url
     assert [event.kind for event in webpubsub.lifecycle] == ["open", "close", "open", "close"]
 
 
-async def test_refused_token_is_invalid_status_401(client_url: URL):
+async def test_refused_token_is_invalid_status_401(client_url: URL) -> None:
     with pytest.raises(InvalidStatus) as refused:
         async with connect(client_url(user_id="ann", minutes_to_expire=-1)):
             pass
@@ -112,7 +118,7 @@ async def test_refused_token_is_invalid_status_401(client_url: URL):
     assert refused.value.response.body.startswith(b"The access token expired at ")
 
 
-async def test_reliable_connection_recovers_after_the_link_drops(client_url: URL, webpubsub: FakeWebPubSub):
+async def test_reliable_connection_recovers_after_the_link_drops(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     ws = await connect(client_url(user_id="ann", groups=["room"]), subprotocols=[RELIABLE])
     connected = json.loads(await ws.recv())
     ws.transport.abort()  # the link is lost, no close handshake
@@ -130,7 +136,7 @@ async def test_reliable_connection_recovers_after_the_link_drops(client_url: URL
     assert (replayed["data"], replayed["sequenceId"]) == ("while away", 1)
 
 
-async def test_a_failed_recovery_is_accepted_then_closed_with_1008(webpubsub: FakeWebPubSub):
+async def test_a_failed_recovery_is_accepted_then_closed_with_1008(webpubsub: FakeWebPubSub) -> None:
     url = f"wss://{webpubsub.host}/client/hubs/chat?awps_connection_id=nobody&awps_reconnection_token=x"
     async with connect(url, subprotocols=[RELIABLE]) as ws:
         with pytest.raises(ConnectionClosedError):
@@ -139,7 +145,7 @@ async def test_a_failed_recovery_is_accepted_then_closed_with_1008(webpubsub: Fa
     assert ws.close_code == 1008
 
 
-async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch):
+async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, monkeypatch: pytest.MonkeyPatch) -> None:
     class Reached(Exception):
         pass
 
@@ -152,7 +158,7 @@ async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, mon
         await connect("ws://example.test/x", open_timeout=None)
 
 
-def test_patches_exist_only_while_a_fake_is_active():
+def test_patches_exist_only_while_a_fake_is_active() -> None:
     assert connect.open_tcp_connection is ORIGINAL_ASYNC
     with FakeWebPubSub():
         assert connect.open_tcp_connection is not ORIGINAL_ASYNC
@@ -162,7 +168,7 @@ def test_patches_exist_only_while_a_fake_is_active():
 # -- the threading client ------------------------------------------------------------------------------------
 
 
-def test_sync_client_as_a_context_manager(client_url: URL, webpubsub: FakeWebPubSub):
+def test_sync_client_as_a_context_manager(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     with sync_connect(client_url(user_id="ann", roles=PUBLISHER), subprotocols=[JSON]) as ws:
         assert isinstance(ws, FakeSyncConnection) and ws.subprotocol == JSON
         connection_id = json.loads(ws.recv(timeout=TIMEOUT))["connectionId"]
@@ -178,12 +184,12 @@ def test_sync_client_as_a_context_manager(client_url: URL, webpubsub: FakeWebPub
     assert [event.connection_id for event in webpubsub.lifecycle if event.kind == "close"] == [connection_id]
 
 
-def test_sync_recv_times_out_when_nothing_comes(client_url: URL):
+def test_sync_recv_times_out_when_nothing_comes(client_url: URL) -> None:
     with sync_connect(client_url(user_id="ann")) as ws, pytest.raises(TimeoutError):
         ws.recv(timeout=0.01)
 
 
-def test_sync_recv_with_decode(client_url: URL, webpubsub: FakeWebPubSub):
+def test_sync_recv_with_decode(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     with sync_connect(client_url(user_id="ann")) as ws:
         webpubsub.service_client("chat").send_to_all("text", content_type="text/plain")
         webpubsub.service_client("chat").send_to_all(b"bin", content_type="application/octet-stream")
@@ -192,7 +198,7 @@ def test_sync_recv_with_decode(client_url: URL, webpubsub: FakeWebPubSub):
         assert ws.recv(timeout=TIMEOUT, decode=True) == "bin"
 
 
-def test_sync_fragmented_send_is_one_message(client_url: URL, webpubsub: FakeWebPubSub):
+def test_sync_fragmented_send_is_one_message(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     listener = webpubsub.connect("chat", groups=["room"])
     url = client_url(user_id="ann", roles=["webpubsub.sendToGroup"]) + "&webpubsub_mode=sendToGroup&group=room"
     with sync_connect(url) as ws:
@@ -203,7 +209,7 @@ def test_sync_fragmented_send_is_one_message(client_url: URL, webpubsub: FakeWeb
     assert [message.data for message in listener.received] == ["hello"]
 
 
-def test_sync_send_after_a_server_close_raises_connection_closed(client_url: URL, webpubsub: FakeWebPubSub):
+def test_sync_send_after_a_server_close_raises_connection_closed(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     ws = sync_connect(client_url(user_id="ann"), subprotocols=[JSON], legacy=True)
     connection_id = json.loads(ws.recv(timeout=TIMEOUT))["connectionId"]
     webpubsub.service_client("chat").close_connection(connection_id)
@@ -213,14 +219,14 @@ def test_sync_send_after_a_server_close_raises_connection_closed(client_url: URL
     assert ws.close_code == 1000
 
 
-def test_sync_connect_used_without_with_warns_as_the_library_does(client_url: URL):
+def test_sync_connect_used_without_with_warns_as_the_library_does(client_url: URL) -> None:
     ws = sync_connect(client_url(user_id="ann"))
     with pytest.warns(DeprecationWarning, match="context manager"):
         ws.ping()
     ws.close()
 
 
-def test_sync_refused_token_is_invalid_status_401(client_url: URL, webpubsub: FakeWebPubSub):
+def test_sync_refused_token_is_invalid_status_401(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     url = client_url(user_id="ann").replace("access_token=", "access_token=bad")
 
     with pytest.raises(InvalidStatus) as refused:
@@ -230,7 +236,7 @@ def test_sync_refused_token_is_invalid_status_401(client_url: URL, webpubsub: Fa
     assert webpubsub.lifecycle == ()
 
 
-def test_sync_messages_sent_from_another_thread_wake_a_waiting_recv(client_url: URL, webpubsub: FakeWebPubSub):
+def test_sync_messages_sent_from_another_thread_wake_a_waiting_recv(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     with sync_connect(client_url(user_id="ann")) as ws:
         waiting = threading.Thread(
             target=lambda: webpubsub.service_client("chat").send_to_all("wake", content_type="text/plain")

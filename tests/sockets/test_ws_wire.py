@@ -101,7 +101,7 @@ def peer(webpubsub: FakeWebPubSub) -> Peer:
     return Peer(webpubsub)
 
 
-def test_upgrade_answers_101_with_the_accept_key_and_selected_protocol(peer: Peer, client_url: URL):
+def test_upgrade_answers_101_with_the_accept_key_and_selected_protocol(peer: Peer, client_url: URL) -> None:
     head, frames = peer.upgrade(client_url(user_id="ann"), protocols="custom, json.webpubsub.azure.v1")
 
     assert head.splitlines() == [
@@ -115,7 +115,7 @@ def test_upgrade_answers_101_with_the_accept_key_and_selected_protocol(peer: Pee
     assert json.loads(frames[0][1])["event"] == "connected"
 
 
-def test_request_split_across_writes_is_read_once_complete(peer: Peer, client_url: URL):
+def test_request_split_across_writes_is_read_once_complete(peer: Peer, client_url: URL) -> None:
     raw = request(client_url(user_id="ann"))
     peer.send(raw[:10])
     assert peer.wire.take() == (b"", False)
@@ -139,7 +139,7 @@ def test_request_split_across_writes_is_read_once_complete(peer: Peer, client_ur
 )
 def test_refused_upgrades_get_the_status_and_open_nothing(
     peer: Peer, client_url: URL, webpubsub: FakeWebPubSub, mangle: Callable[[bytes], bytes], status: int
-):
+) -> None:
     peer.send(mangle(request(client_url(user_id="ann"))))
 
     data, ended = peer.wire.take()
@@ -148,14 +148,14 @@ def test_refused_upgrades_get_the_status_and_open_nothing(
     assert webpubsub.lifecycle == ()
 
 
-def test_an_endless_request_head_is_refused_with_431(peer: Peer):
+def test_an_endless_request_head_is_refused_with_431(peer: Peer) -> None:
     peer.send(b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 70_000)
 
     data, ended = peer.wire.take()
     assert data.startswith(b"HTTP/1.1 431 ") and ended
 
 
-def test_fragmented_and_large_messages_are_reassembled(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub):
+def test_fragmented_and_large_messages_are_reassembled(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     listener = webpubsub.connect("chat", groups=["room"])
     url = client_url(user_id="ann", roles=PUBLISHER) + "&webpubsub_mode=sendToGroup&group=room"
     peer.upgrade(url)
@@ -191,7 +191,7 @@ def test_fragmented_and_large_messages_are_reassembled(peer: Peer, client_url: U
         "interleaved-message",
     ],
 )
-def test_framing_errors_close_with_1002(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub, bad: bytes):
+def test_framing_errors_close_with_1002(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub, bad: bytes) -> None:
     head, frames = peer.upgrade(client_url(user_id="ann"), protocols=JSON)
     connection_id = json.loads(frames[0][1])["connectionId"]
 
@@ -203,7 +203,7 @@ def test_framing_errors_close_with_1002(peer: Peer, client_url: URL, webpubsub: 
     assert not webpubsub.service_client("chat").connection_exists(connection_id)
 
 
-def test_a_text_frame_that_is_not_utf8_closes_with_1007(peer: Peer, client_url: URL):
+def test_a_text_frame_that_is_not_utf8_closes_with_1007(peer: Peer, client_url: URL) -> None:
     peer.upgrade(client_url(user_id="ann"))
 
     peer.send(frame(0x1, b"\xff\xfe"))
@@ -211,7 +211,7 @@ def test_a_text_frame_that_is_not_utf8_closes_with_1007(peer: Peer, client_url: 
     assert peer.frames() == [(0x8, close_payload(1007, "Invalid UTF-8 in a text frame."))]
 
 
-def test_client_close_is_echoed_and_ends_the_stream(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub):
+def test_client_close_is_echoed_and_ends_the_stream(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     peer.upgrade(client_url(user_id="ann"))
 
     peer.send(frame(0x8, struct.pack("!H", 4000) + b"my reason") + frame(0x1, b"after the close"))
@@ -223,7 +223,7 @@ def test_client_close_is_echoed_and_ends_the_stream(peer: Peer, client_url: URL,
 
 def test_after_the_server_close_data_is_ignored_until_the_client_answers(
     peer: Peer, client_url: URL, webpubsub: FakeWebPubSub
-):
+) -> None:
     head, frames = peer.upgrade(client_url(user_id="ann"), protocols=JSON)
     connection_id = json.loads(frames[0][1])["connectionId"]
     webpubsub.service_client("chat").close_connection(connection_id, reason="bye")
@@ -236,7 +236,7 @@ def test_after_the_server_close_data_is_ignored_until_the_client_answers(
     assert peer.frames() == [] and peer.wire.ended
 
 
-def test_a_lost_link_drops_the_connection(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub):
+def test_a_lost_link_drops_the_connection(peer: Peer, client_url: URL, webpubsub: FakeWebPubSub) -> None:
     peer.upgrade(client_url(user_id="ann"))
 
     peer.wire.lost()
@@ -246,7 +246,7 @@ def test_a_lost_link_drops_the_connection(peer: Peer, client_url: URL, webpubsub
     assert peer.wire.take() == (b"", True)
 
 
-def test_writes_wake_the_reader_and_nothing_is_written_after_the_end(peer: Peer, client_url: URL):
+def test_writes_wake_the_reader_and_nothing_is_written_after_the_end(peer: Peer, client_url: URL) -> None:
     peer.upgrade(client_url(user_id="ann"))
     before = peer.wakes
 
@@ -257,7 +257,7 @@ def test_writes_wake_the_reader_and_nothing_is_written_after_the_end(peer: Peer,
     assert peer.frames() == [(0x8, b"")]
 
 
-def test_close_reasons_are_cut_to_a_valid_control_frame():
+def test_close_reasons_are_cut_to_a_valid_control_frame() -> None:
     payload = close_payload(1000, "é" * 100)
 
     assert len(payload) <= 125
