@@ -18,6 +18,7 @@ any other host gets the original method. The deprecated ``websockets.legacy`` cl
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -279,7 +280,7 @@ class FakeSyncConnection:
                 self._woken = False
 
     def recv_streaming(self, decode: Optional[bool] = None) -> Any:
-        """The next message, as one fragment."""
+        """The next message, as one fragment (messages from the fake are never streamed in pieces)."""
         yield self.recv(decode=decode)
 
     def send(self, message: Any, text: Optional[bool] = None) -> None:
@@ -415,8 +416,6 @@ def _decoded(message: Data, decode: Optional[bool]) -> Data:
 
 
 def _ping_id(pending: Mapping[bytes, Any]) -> bytes:
-    import os
-
     while True:
         candidate = os.urandom(4)
         if candidate not in pending:
