@@ -23,7 +23,8 @@ from typing import Any
 from ._gateway import Gateway
 from ._hosts import Seam
 from ._session import CLOSE_POLICY_VIOLATION
-from ._ws_aiohttp import STOPPED_REASON, FakeClientWebSocket, SocketRegistry, gateway_for
+from ._ws_aiohttp import FakeClientWebSocket, SocketRegistry, gateway_for
+from ._ws_wire import STOPPED_REASON
 
 __all__ = ["STOPPED_REASON", "AsyncClientSeam", "FakeClientSession", "FakeClientWebSocket"]
 

@@ -30,9 +30,9 @@ from . import _protocol
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import HOSTS, Seam, normalise_host
 from ._session import ClientSession, Outbound
+from ._ws_wire import STOPPED_REASON
 
 CLOSE_GOING_AWAY = 1001
-STOPPED_REASON = "pytest-webpubsub: the fake service was stopped."
 _ABNORMAL_CLOSURE = 1006
 
 

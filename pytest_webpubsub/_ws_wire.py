@@ -33,7 +33,7 @@ from ._session import ClientSession, Outbound
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_INVALID_DATA = 1007
-STOPPED_REASON = "pytest-webpubsub: the fake service stopped."
+STOPPED_REASON = "pytest-webpubsub: the fake service was stopped."
 MAX_REQUEST_HEAD = 64 * 1024
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _TEXT, _BINARY, _CLOSE, _PING, _PONG, _CONTINUATION = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
