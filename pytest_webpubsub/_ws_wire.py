@@ -2,10 +2,12 @@
 
 Raw WebSocket libraries (``websockets``' asyncio client, ``websocket-client``) keep their own HTTP upgrade, framing,
 masking, close handshake and exceptions; only the socket under them is replaced. :class:`WireServer` is what they
-talk to: it reads the upgrade request from the bytes the client writes, asks the fake's :class:`~._gateway.Gateway`
-(token check, subprotocol selection, ``webpubsub_mode``, recovery) and answers ``101 Switching Protocols`` or the
-refusal status; then it parses the client's masked frames (RFC 6455) into the connection's session and renders what
-the service writes as unmasked server frames. It is the session's :class:`~._session.Link`.
+talk to. The server side of the protocol (RFC 6455: the upgrade, framing, masking, fragments, ping/pong, the close
+handshake, UTF-8 checks) is wsproto's, a sans-I/O implementation; this module only connects it to the fake: the
+upgrade asks the fake's :class:`~._gateway.Gateway` (token check, subprotocol selection, ``webpubsub_mode``,
+recovery) and answers ``101 Switching Protocols`` or the refusal status with the reason as the body; complete
+messages go to the connection's session, and what the service writes is sent as server frames. It is the session's
+:class:`~._session.Link`.
 
 It never does I/O and never blocks: output is appended to a buffer under a short lock and the adapter's ``wake``
 callback (which may be called from any thread) tells the reading side there is something to take. Nothing here
@@ -17,13 +19,25 @@ that is not UTF-8 with 1007; a client close is echoed with its code, then the se
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import struct
 import threading
 from http import HTTPStatus
 from typing import Callable, NamedTuple, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import RemoteProtocolError
 
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import normalise_host
@@ -34,32 +48,8 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_INVALID_DATA = 1007
 STOPPED_REASON = "pytest-webpubsub: the fake service was stopped."
-MAX_REQUEST_HEAD = 64 * 1024
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_TEXT, _BINARY, _CLOSE, _PING, _PONG, _CONTINUATION = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
-
-
-def accept_key(key: str) -> str:
-    """``Sec-WebSocket-Accept`` for a client's ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2)."""
-    return base64.b64encode(hashlib.sha1((key + _GUID).encode("ascii")).digest()).decode("ascii")
-
-
-def server_frame(opcode: int, payload: bytes) -> bytes:
-    """One final, unmasked frame as a server sends it."""
-    size = len(payload)
-    if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, size)
-    elif size < 1 << 16:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
-    return head + payload
-
-
-def close_payload(code: int, reason: Optional[str]) -> bytes:
-    """The body of a close frame: the code and a UTF-8 reason cut to the 123 bytes a control frame allows."""
-    encoded = (reason or "").encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
-    return struct.pack("!H", code) + encoded
+_FAILURE_REASONS = {CLOSE_INVALID_DATA: "Invalid UTF-8 in a text frame."}
+"""Our words for the protocol errors wsproto reports (any other code: "Invalid WebSocket frame.")."""
 
 
 class WireServer:
@@ -75,13 +65,13 @@ class WireServer:
         self._origin = (parts.scheme, parts.netloc)
         self._gateway = gateway
         self._wake = wake
-        self._lock = threading.Lock()
-        self._inbound = bytearray()
+        self._lock = threading.Lock()  # guards the wsproto connection, the output buffer and the state
+        self._ws = WSConnection(ConnectionType.SERVER)
         self._out = bytearray()
         self._held: list[Union[Outbound, _Close]] = []  # written while the upgrade was being answered
         self._state = "upgrade"  # upgrade -> open -> closing (close sent) -> ended (stream closed)
-        self._fragments: list[bytes] = []
-        self._fragment_opcode = 0
+        self._text: list[str] = []  # the frames of a fragmented text message so far
+        self._binary: list[bytes] = []  # the frames of a fragmented binary message so far
         self.session: Optional[ClientSession] = None
         self.protocol: Optional[ClientProtocol] = None
         self.status: Optional[int] = None
@@ -113,15 +103,19 @@ class WireServer:
         with self._lock:
             if self._state == "ended":
                 return
-            self._inbound += data
-        if self._state == "upgrade":
-            self._upgrade()
-        while self._state in ("open", "closing"):
-            with self._lock:
-                frame = _next_frame(self._inbound)
-            if frame is None:
-                return
-            self._handle(*frame)
+            try:
+                self._ws.receive_data(data)
+            except RemoteProtocolError as error:  # not a WebSocket upgrade request (h11 says why: 400, or 431)
+                refusal = getattr(error.__context__, "error_status_hint", 400)
+                bad_request = True
+            else:
+                bad_request = False
+            events = list(self._ws.events()) if not bad_request else []
+        if bad_request:
+            self._respond(refusal, "Not a WebSocket upgrade request.")
+            return
+        for event in events:  # outside the lock: a session may write back while it handles a message
+            self._handle(event)
 
     def lost(self) -> None:
         """The client's side of the stream went away without a close handshake (an abort, a dropped link)."""
@@ -146,7 +140,7 @@ class WireServer:
                 return
             if self._state != "open" or self.protocol is None:
                 return
-            self._out += _data_frame(item.render(self.protocol))
+            self._out += self._ws.send(_message(item.render(self.protocol)))
         self._wake()
 
     def end(self, code: int, reason: Optional[str]) -> None:
@@ -156,135 +150,106 @@ class WireServer:
                 return
             if self._state != "open":
                 return
-            self._state = "closing"
-            self._out += server_frame(_CLOSE, close_payload(code, reason))
+            self._close(code, reason)
         self._wake()
 
     # -- internals ----------------------------------------------------------------------------------------
 
-    def _upgrade(self) -> None:
-        with self._lock:
-            end = self._inbound.find(b"\r\n\r\n")
-            too_large = end < 0 and len(self._inbound) > MAX_REQUEST_HEAD
-        if end < 0:
-            if too_large:
-                self._respond(431, "Request header fields too large.")
-            return
-        with self._lock:
-            head = bytes(self._inbound[:end]).decode("latin-1")
-            del self._inbound[: end + 4]
-        target, headers = _parse_request(head)
-        key = headers.get("sec-websocket-key")
-        if target is None or key is None or headers.get("upgrade", "").lower() != "websocket":
-            self._respond(400, "Not a WebSocket upgrade request.")
-            return
-        offered = [name.strip() for name in headers.get("sec-websocket-protocol", "").split(",") if name.strip()]
-        url = urlunsplit((*self._origin, *urlsplit(target)[2:4], ""))
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, Request):
+            self._upgrade(event)
+        elif isinstance(event, TextMessage):
+            self._text.append(event.data)
+            if event.message_finished:
+                text, self._text = "".join(self._text), []
+                self._message(text)
+        elif isinstance(event, BytesMessage):
+            self._binary.append(bytes(event.data))
+            if event.message_finished:
+                data, self._binary = b"".join(self._binary), []
+                self._message(data)
+        elif isinstance(event, Ping):
+            with self._lock:
+                if self._state == "open":
+                    self._out += self._ws.send(event.response())
+            self._wake()
+        elif isinstance(event, CloseConnection):
+            self._closed(event)
+
+    def _upgrade(self, request: Request) -> None:
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.extra_headers}
+        url = urlunsplit((*self._origin, *urlsplit(request.target)[2:4], ""))
         try:
             self.session, self.protocol = self._gateway.handshake(
-                url, self, offered=offered, authorization=headers.get("authorization")
+                url, self, offered=list(request.subprotocols), authorization=headers.get("authorization")
             )
         except ConnectionRefused as refused:
             self._respond(refused.status, refused.reason)
             return
-        lines = [
-            "HTTP/1.1 101 Switching Protocols",
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Accept: {accept_key(key)}",
-        ]
-        if self.protocol.name is not None:
-            lines.append(f"Sec-WebSocket-Protocol: {self.protocol.name}")
-        response = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         with self._lock:
             self.status = 101
-            self._out += response
+            self._out += self._ws.send(AcceptConnection(subprotocol=self.protocol.name))
             held, self._held = self._held, []
             self._state = "open"
             for item in held:
                 if isinstance(item, _Close):  # nothing may follow a close frame
-                    self._state = "closing"
-                    self._out += server_frame(_CLOSE, close_payload(item.code, item.reason))
+                    self._close(item.code, item.reason)
                     break
-                self._out += _data_frame(item.render(self.protocol))
+                self._out += self._ws.send(_message(item.render(self.protocol)))
         self._wake()
 
     def _respond(self, status: int, reason: str) -> None:
         """Refuse the upgrade with ``status`` (the reason as a text body), then end the stream."""
         body = reason.encode("utf-8")
-        head = (
-            f"HTTP/1.1 {status} {_phrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        )
+        headers = [
+            (b"Content-Type", b"text/plain; charset=utf-8"),
+            (b"Content-Length", str(len(body)).encode("ascii")),
+            (b"Connection", b"close"),
+        ]
         with self._lock:
             self.status = status
-            self._out += head.encode("latin-1") + body
+            if self._ws.state is ConnectionState.CONNECTING:
+                self._out += self._ws.send(RejectConnection(status_code=status, headers=headers, has_body=True))
+                self._out += self._ws.send(RejectData(data=body))
+            else:  # the request itself was unreadable: answer by hand, wsproto has nothing to reply to
+                head = f"HTTP/1.1 {status} {_phrase(status)}\r\n" + "".join(
+                    f"{name.decode()}: {value.decode()}\r\n" for name, value in headers
+                )
+                self._out += (head + "\r\n").encode("latin-1") + body
         self._finish()
 
-    def _handle(self, opcode: int, fin: bool, payload: bytes, error: int) -> None:
-        if error:
-            self._fail(error, "Invalid WebSocket frame.")
-            return
-        if opcode == _CLOSE:
-            self._closed_by_client(payload)
-        elif opcode == _PING:
-            with self._lock:
-                if self._state == "open":
-                    self._out += server_frame(_PONG, payload)
-            self._wake()
-        elif opcode == _PONG:
-            pass
-        elif opcode == _CONTINUATION and not self._fragments:
-            self._fail(CLOSE_PROTOCOL_ERROR, "Continuation frame without a message to continue.")
-        elif opcode != _CONTINUATION and self._fragments:
-            self._fail(CLOSE_PROTOCOL_ERROR, "New message before the fragmented one ended.")
-        else:
-            if opcode != _CONTINUATION:
-                self._fragment_opcode = opcode
-            self._fragments.append(payload)
-            if fin:
-                data, self._fragments = b"".join(self._fragments), []
-                self._message(self._fragment_opcode, data)
-
-    def _message(self, opcode: int, data: bytes) -> None:
+    def _message(self, frame: Frame) -> None:
         if self._state != "open":
             return  # after our close, data frames are discarded (RFC 6455 §5.5.1)
-        frame: Frame
-        if opcode == _TEXT:
-            try:
-                frame = data.decode("utf-8")
-            except UnicodeDecodeError:
-                self._fail(CLOSE_INVALID_DATA, "Invalid UTF-8 in a text frame.")
-                return
-        else:
-            frame = data
         session = self.session
         if session is not None:
             session.receive(frame)
 
-    def _closed_by_client(self, payload: bytes) -> None:
+    def _closed(self, event: CloseConnection) -> None:
+        """A close frame from the client, or wsproto reporting a protocol error as a close it wants sent."""
         with self._lock:
             state = self._state
-            if state == "open":  # the client starts the close: echo its code, as servers do
-                self._out += server_frame(_CLOSE, payload[:2])
+            by_client = self._ws.state is ConnectionState.REMOTE_CLOSING
+            if state == "open":
+                if by_client:  # the client starts the close: echo its code, as servers do
+                    self._out += self._ws.send(CloseConnection(code=event.code))
+                else:
+                    reason = _FAILURE_REASONS.get(event.code, "Invalid WebSocket frame.")
+                    self._close(event.code, reason)
         if state == "open":
             self._own_session(lambda session: session.close_from_client())
         self._finish()
 
-    def _fail(self, code: int, reason: str) -> None:
-        """A protocol error from the client: the connection ends and the server closes with ``code``."""
-        self._own_session(lambda session: session.close_from_client())
-        with self._lock:
-            if self._state == "open":
-                self._out += server_frame(_CLOSE, close_payload(code, reason))
-        self._finish()
+    def _close(self, code: int, reason: Optional[str]) -> None:
+        """Send a close frame (with the lock held)."""
+        self._state = "closing"
+        self._out += self._ws.send(CloseConnection(code=code, reason=reason))
 
     def _finish(self) -> None:
         with self._lock:
             if self._state == "ended":
                 return
             self._state = "ended"
-            self._inbound.clear()
         on_end = self.on_end
         if on_end is not None:
             on_end(self)
@@ -307,10 +272,8 @@ class _Close(NamedTuple):
     reason: Optional[str]
 
 
-def _data_frame(frame: Frame) -> bytes:
-    if isinstance(frame, bytes):
-        return server_frame(_BINARY, frame)
-    return server_frame(_TEXT, frame.encode("utf-8"))
+def _message(frame: Frame) -> Union[TextMessage, BytesMessage]:
+    return BytesMessage(data=frame) if isinstance(frame, bytes) else TextMessage(data=frame)
 
 
 def _phrase(status: int) -> str:
@@ -318,64 +281,6 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
-
-
-def _parse_request(head: str) -> tuple[Optional[str], dict[str, str]]:
-    """The request target of ``GET <target> HTTP/1.1`` and the headers (lower-case names), or None for a bad line."""
-    lines = head.split("\r\n")
-    parts = lines[0].split(" ")
-    target = parts[1] if len(parts) == 3 and parts[0] == "GET" and parts[2].startswith("HTTP/1.") else None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            key = name.strip().lower()
-            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
-    if target is not None and not target.startswith("/"):
-        target = urlunsplit(("", "", *urlsplit(target)[2:4], "")) or "/"
-    return target, headers
-
-
-def _next_frame(buffer: bytearray) -> Optional[tuple[int, bool, bytes, int]]:
-    """Take one complete client frame off ``buffer``: (opcode, fin, unmasked payload, close code of an error or 0).
-
-    None while the frame is incomplete. A frame breaking RFC 6455's rules for a client is reported with 1002.
-    """
-    if len(buffer) < 2:
-        return None
-    first, second = buffer[0], buffer[1]
-    fin, rsv, opcode = bool(first & 0x80), first & 0x70, first & 0x0F
-    masked, size = bool(second & 0x80), second & 0x7F
-    offset = 2
-    if size == 126:
-        if len(buffer) < 4:
-            return None
-        size, offset = struct.unpack_from("!H", buffer, 2)[0], 4
-    elif size == 127:
-        if len(buffer) < 10:
-            return None
-        size, offset = struct.unpack_from("!Q", buffer, 2)[0], 10
-    control = opcode >= 0x8
-    if (
-        rsv
-        or not masked
-        or opcode not in (_CONTINUATION, _TEXT, _BINARY, _CLOSE, _PING, _PONG)
-        or (control and (not fin or size > 125))
-    ):
-        buffer.clear()
-        return opcode, fin, b"", CLOSE_PROTOCOL_ERROR
-    if len(buffer) < offset + 4 + size:
-        return None
-    mask = bytes(buffer[offset : offset + 4])
-    start = offset + 4
-    payload = bytes(buffer[start : start + size])
-    del buffer[: start + size]
-    if size:
-        repeated = (mask * (size // 4 + 1))[:size]
-        payload = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(size, "big")
-    if opcode == _CLOSE and size == 1:
-        return opcode, fin, b"", CLOSE_PROTOCOL_ERROR
-    return opcode, fin, payload, 0
 
 
 class WireRegistry:

@@ -6,6 +6,7 @@ No client library here: every request and frame is built in the test, so each ru
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import struct
@@ -15,12 +16,38 @@ import pytest
 
 from pytest_webpubsub import FakeWebPubSub
 from pytest_webpubsub._hosts import HOSTS
-from pytest_webpubsub._ws_wire import WireServer, accept_key, close_payload, server_frame
+from pytest_webpubsub._ws_wire import WireServer
 
 from .drivers import JSON, PUBLISHER
 
 URL = Callable[..., str]
 KEY = base64.b64encode(b"0123456789abcdef").decode()
+
+
+# -- the RFC 6455 oracle: what a server must send, written here independently of the implementation -----------
+
+
+def accept_key(key: str) -> str:
+    """``Sec-WebSocket-Accept`` for a client's ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2)."""
+    guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    return base64.b64encode(hashlib.sha1((key + guid).encode("ascii")).digest()).decode("ascii")
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked frame as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        head = struct.pack("!BB", 0x80 | opcode, size)
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+    return head + payload
+
+
+def close_payload(code: int, reason: str) -> bytes:
+    """A close frame's body: the code and the UTF-8 reason cut to the 123 bytes a control frame allows."""
+    return struct.pack("!H", code) + reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
 
 
 def request(url: str, *, protocols: str = "", extra: str = "", upgrade: str = "websocket") -> bytes:
