@@ -11,20 +11,22 @@ import functools
 import inspect
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from . import _protocol
-from ._core.clock import CountingIds
+from ._core.clock import CountingIds, FakeClock
 from ._core.log import DeliveryLog, LifecycleEvent
 from ._core.model import Delivery
-from ._core.service import WebPubSubService
+from ._core.service import Connection, ServiceListener, WebPubSubService
+from ._core.snapshot import HubSnapshot
 from ._gateway import Gateway, RecoveryFailed
 from ._hosts import HOSTS, Owner, normalise_host
 from ._options import Options
 from ._rest.dispatch import Fault, RestCall, RestDispatcher
 from ._rest.http import FakeRequest, FakeResponse
+from ._upstream import EventHandler, Upstream, UpstreamCall, UpstreamRequest, build_event
 from .assertions import DeliveryAssertions
 from .clients import FakeClientConnection
 
@@ -310,6 +312,155 @@ class FakeWebPubSub(DeliveryAssertions):
                 if client.is_open:
                     client.close()
             self._fresh_state()
+            self.clock.reset()
+    # -- the app's event handler (upstream) --------------------------------------------------------------
+
+    @functools.cached_property
+    def _upstream(self) -> Upstream:
+        """The upstream side, built on first use; the gateway and the sessions call it."""
+        return Upstream(host=self.host, access_keys=[self.access_key], clock=self.options.clock)
+
+    def add_event_handler(
+        self,
+        url_template: str,
+        app: Any = None,
+        *,
+        hub: str | None = None,
+        user_events: str = "*",
+        system_events: Iterable[str] = ("connect", "connected", "disconnected"),
+        app_kind: str | None = None,
+    ) -> EventHandler:
+        """Add an event handler setting to ``hub`` (default: the ``hub`` option), after the ordered ones.
+
+        ``url_template`` may hold ``{hub}`` and ``{event}``. ``app`` is a WSGI app (Flask), an ASGI app
+        (Starlette, FastAPI), or a callable taking an :class:`UpstreamRequest` and returning an
+        :class:`UpstreamResponse` (None means 204); ``app=None`` makes real HTTP calls to the URL. ``app_kind``
+        (``"wsgi"``, ``"asgi"``, ``"callable"``) overrides the detection. ``user_events`` is ``"*"``, ``""``
+        (none), one name or ``"a,b"``; names are case-insensitive. For each event the first handler of the hub
+        that subscribes to it is called.
+
+        The abuse-protection handshake runs first, as when the service saves a hub setting: ``OPTIONS`` with
+        ``{event}`` = ``validate``; unless the answer is 2xx with ``WebHook-Allowed-Origin`` ``*`` or this
+        fake's host, :class:`AbuseProtectionError` is raised and nothing is added.
+        """
+        upstream = self._upstream
+        if self.active and upstream.close not in self._undo:
+            self._undo.append(upstream.close)  # stops its event loop and HTTP client with the fake
+        return upstream.add_handler(
+            url_template,
+            app,
+            hub=hub or self.options.hub,
+            user_events=user_events,
+            system_events=system_events,
+            app_kind=app_kind,
+        )
+
+    @property
+    def upstream_calls(self) -> list[UpstreamCall]:
+        """Every call of an event handler so far, in order, the abuse-protection handshakes included."""
+        return list(self._upstream.calls)
+
+    def build_event(
+        self,
+        event: str,
+        *,
+        connection_id: str,
+        hub: str | None = None,
+        user_id: str | None = None,
+        data: Any = None,
+        data_type: str = "text",
+        claims: Mapping[str, Sequence[str] | str] | None = None,
+        query: Mapping[str, Sequence[str] | str] | None = None,
+        subprotocols: Sequence[str] = (),
+        state: str | None = None,
+    ) -> UpstreamRequest:
+        """The exact signed request the service would send for ``event``, to post to the app yourself.
+
+        ``event`` is ``connect`` (with ``claims``, ``query``, ``subprotocols``), ``connected``,
+        ``disconnected`` (``data`` is the reason) or a user event (``data`` as ``data_type``: text from a str,
+        json from any JSON value, binary from bytes). ``state`` is sent as ``ce-connectionState``. The URL is
+        that of the hub's first handler subscribed to the event, else ``http://localhost/``.
+        """
+        return build_event(
+            self._upstream,
+            event,
+            connection_id=connection_id,
+            hub=hub or self.options.hub,
+            user_id=user_id,
+            data=data,
+            data_type=data_type,
+            claims=claims,
+            query=query,
+            subprotocols=subprotocols,
+            state=state,
+        )
+
+    # -- time, snapshots and faults for property tests ----------------------------------------------------
+
+    @property
+    def clock(self) -> FakeClock:
+        """The fake's one clock (``options.clock``): call it for the fake's time, ``advance()`` it to move time."""
+        clock = self.options.clock
+        assert isinstance(clock, FakeClock)  # Options wraps any callable in one
+        return clock
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock ``seconds`` forward (no real sleep), then end what expired meanwhile.
+
+        Client access tokens, ``minutes_to_expire`` and the 30-second recovery window of dropped reliable
+        connections are judged on this clock. The service SDK's REST calls keep working: it signs them with wall
+        time, so REST tokens are judged on the clock's source (the wall clock by default), not on the advance.
+        """
+        self.clock.advance(seconds)
+        self.expire_dropped()
+
+    def snapshot(self, hub: str | None = None) -> HubSnapshot:
+        """A frozen, comparable picture of ``hub`` (default: the ``hub`` option): its groups, users and
+        connections, each connection with its user, groups, protocol, permissions and open/dropped state."""
+        with self._lock:
+            return self._service.snapshot(self.options.hub if hub is None else hub)
+
+    def drop_after(self, client: FakeClientConnection, deliveries: int = 1, *, close_frame: bool = False) -> None:
+        """Lose ``client``'s link right after its ``deliveries``-th data message from now on.
+
+        ``close_frame=False`` drops the link without a close handshake (``client.drop()``: a reliable connection
+        waits for recovery, others end); ``close_frame=True`` closes it from the client side (``client.close()``).
+        """
+        if isinstance(deliveries, bool) or not isinstance(deliveries, int) or deliveries < 1:
+            raise ValueError(f"deliveries={deliveries!r} must be a positive integer")
+        self._add_listener(_DropAfter(client, deliveries, close_frame))
+
+    def _add_listener(self, listener: ServiceListener) -> None:
+        """Observe this fake's opens, deliveries and closes until ``reset()`` (for the package's own tools)."""
+        with self._lock:
+            self._service.add_listener(listener)
+
+
+class _DropAfter:
+    """Drops one client's link after its n-th delivery (then does nothing more)."""
+
+    def __init__(self, client: FakeClientConnection, deliveries: int, close_frame: bool) -> None:
+        self._client = client
+        self._left = deliveries
+        self._close_frame = close_frame
+
+    def on_open(self, connection: Connection) -> None:
+        pass
+
+    def on_deliveries(self, deliveries: list[Delivery]) -> None:
+        if self._left <= 0:
+            return
+        connection_id = self._client.connection_id
+        self._left -= sum(1 for delivery in deliveries if delivery.connection_id == connection_id)
+        if self._left <= 0:
+            if self._close_frame:
+                self._client.close()
+            else:
+                self._client.drop()
+
+    def on_close(self, connection: Connection, reason: str | None) -> None:
+        if connection.connection_id == self._client.connection_id:
+            self._left = 0
 
 
 def _set_env(name: str, value: str) -> Callable[[], None]:

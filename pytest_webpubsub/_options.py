@@ -4,12 +4,12 @@ context manager all share."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from ._core.clock import FakeClock
 from ._core.names import HUB_PATTERN
 
 DEFAULT_ENDPOINT = "https://fake.webpubsub.azure.com"
@@ -30,7 +30,9 @@ class Options:
       requests to it are forwarded to the fake, with the gateway's URL prefix replaced by the endpoint.
     * ``fail_on_unowned_hosts``: the fixture fails a test during which a seam refused an Azure host no fake owns,
       even when the application swallowed the error (turn it off for tests of that refusal itself).
-    * ``clock``: POSIX seconds; token expiry is judged on it.
+    * ``clock``: the fake's one clock (POSIX seconds): token expiry, minted tokens and the reliable recovery
+      window read it. Any callable is wrapped in a :class:`FakeClock` (its source), so ``clock.advance()`` and
+      ``FakeWebPubSub.advance()`` work whatever was given; the default reads ``time.time()`` at every call.
     * ``id_seed``: seeds the deterministic connection ids.
     """
 
@@ -41,10 +43,14 @@ class Options:
     hub_env: str | None = None
     reverse_proxy_endpoint: str | None = None
     fail_on_unowned_hosts: bool = True
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = field(default_factory=FakeClock)
     id_seed: str = "pytest-webpubsub"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.clock, FakeClock):
+            if not callable(self.clock):
+                raise ValueError(f"clock={self.clock!r} must be a callable returning POSIX seconds")
+            object.__setattr__(self, "clock", FakeClock(self.clock))
         scheme, _, rest = self.endpoint.partition("://")
         if scheme not in ("http", "https") or not rest.strip("/"):
             raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL such as {DEFAULT_ENDPOINT!r}")

@@ -34,8 +34,9 @@ CLOSE_GOING_AWAY = 1001
 STOP_JOIN_SECONDS = 2.0
 """How long stopping a fake waits, in total, for the reader threads of its SDK clients to finish."""
 
+_SDK: Any = sdk  # the SDK module, patched by name (it does not export what the seam replaces)
 _BASE_APP = sdk.WebSocketAppSync
-_BASE_ACK_OPTIONS: type = sdk.SendMessageErrorOptions
+_BASE_ACK_OPTIONS: type = _SDK.SendMessageErrorOptions
 
 
 class LatchedCondition(threading.Condition):
@@ -388,15 +389,15 @@ class SyncClientSeam(Seam):
 
     def install(self) -> None:
         self._originals = {
-            "WebSocketAppSync": sdk.WebSocketAppSync,
-            "SendMessageErrorOptions": sdk.SendMessageErrorOptions,
+            "WebSocketAppSync": _SDK.WebSocketAppSync,
+            "SendMessageErrorOptions": _SDK.SendMessageErrorOptions,
         }
-        sdk.WebSocketAppSync = _RoutedWebSocketAppSync
-        sdk.SendMessageErrorOptions = LatchedSendMessageErrorOptions
+        _SDK.WebSocketAppSync = _RoutedWebSocketAppSync
+        _SDK.SendMessageErrorOptions = LatchedSendMessageErrorOptions
 
     def uninstall(self) -> None:
         for name, original in self._originals.items():
-            setattr(sdk, name, original)
+            setattr(_SDK, name, original)
         self._originals = {}
 
 
