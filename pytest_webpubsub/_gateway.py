@@ -31,7 +31,7 @@ from ._core.errors import BadRequestError, UnauthorizedError
 from ._core.service import Connection, WebPubSubService
 from ._hosts import normalise_host
 from ._protocol import ClientProtocol
-from ._session import CLOSE_POLICY_VIOLATION, RECOVERY_WINDOW_SECONDS, ClientSession, Link, SimpleMode, _holds
+from ._session import CLOSE_POLICY_VIOLATION, RECOVERY_WINDOW_SECONDS, ClientSession, Link, SimpleMode, holds_lock
 from ._tokens import verify_client_url
 from ._upstream import ConnectEvent, ConnectionInfo, Upstream
 from ._upstream.cloudevents import claim_values
@@ -292,7 +292,7 @@ class Gateway:
     def drain(self) -> None:
         """Send the queued ``connected`` / ``disconnected`` events, unless this thread holds the service lock
         (then the outermost call that released it sends them: an app must never run under the lock)."""
-        if self.upstream is not None and not _holds(self.lock):
+        if self.upstream is not None and not holds_lock(self.lock):
             self.upstream.drain()
 
     def reconnection_token(self, connection_id: str) -> str:

@@ -211,7 +211,7 @@ class ClientSession:
     def drain(self) -> None:
         """Send the queued ``connected`` / ``disconnected`` events, unless this thread holds the service lock
         (then the outermost call that released it sends them: an app must never run under the lock)."""
-        if self._upstream is not None and not _holds(self.lock):
+        if self._upstream is not None and not holds_lock(self.lock):
             self._upstream.drain()
 
     def _attached(self, via: Link | None) -> bool:
@@ -392,7 +392,7 @@ class _UserEvent(NamedTuple):
     ack_id: Optional[int]
 
 
-def _holds(lock: threading.RLock) -> bool:
+def holds_lock(lock: threading.RLock) -> bool:
     """Whether the current thread holds ``lock`` (CPython's RLock, C or Python, has ``_is_owned``)."""
     is_owned: Callable[[], bool] | None = getattr(lock, "_is_owned", None)
     return bool(is_owned()) if is_owned is not None else False
