@@ -13,7 +13,12 @@ from typing import Any, Callable, Optional, Union
 
 import pytest
 from azure.messaging.webpubsubclient import WebPubSubClient, WebPubSubClientCredential
-from azure.messaging.webpubsubclient.models import CallbackType, OpenClientError, WebPubSubDataType
+from azure.messaging.webpubsubclient.models import (
+    CallbackType,
+    OnServerDataMessageArgs,
+    OpenClientError,
+    WebPubSubDataType,
+)
 
 from pytest_webpubsub import ConnectionRefused, FakeWebPubSub, UpstreamRequest, UpstreamResponse
 
@@ -111,7 +116,12 @@ def test_the_sync_client_sdk_raises_the_events(webpubsub: FakeWebPubSub) -> None
     client = WebPubSubClient(credential=WebPubSubClientCredential(lambda: token_url(webpubsub, user_id="alice")))
     replies: list[Any] = []
     arrived = threading.Event()
-    client.subscribe(CallbackType.SERVER_MESSAGE, lambda args: (replies.append(args.data), arrived.set()))
+
+    def on_server_message(args: OnServerDataMessageArgs) -> None:
+        replies.append(args.data)
+        arrived.set()
+
+    client.subscribe(CallbackType.SERVER_MESSAGE, on_server_message)
 
     client.open()
     try:
@@ -243,7 +253,8 @@ def test_connect_answer_sets_user_groups_roles_and_subprotocol(webpubsub: FakeWe
 
     assert client.user_id == "bob" and client.groups == {"room"} and client.protocol == JSON_PROTOCOL
     assert json.loads(client.frames[0])["userId"] == "bob"  # system/connected says who the app made it
-    assert client.send_to_group("room", "hi").success  # the role the app gave
+    sent = client.send_to_group("room", "hi")
+    assert sent is not None and sent.success  # the role the app gave
     denied = client.send_to_group("lobby", "hi")
     assert denied is not None and denied.error_name == "Forbidden"
     assert app.requests[0].headers["ce-userId"] == "alice"  # connect: the token's user

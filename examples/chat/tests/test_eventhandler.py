@@ -13,7 +13,12 @@ from typing import Any
 
 import pytest
 from azure.messaging.webpubsubclient import WebPubSubClient, WebPubSubClientCredential
-from azure.messaging.webpubsubclient.models import CallbackType, OpenClientError, WebPubSubDataType
+from azure.messaging.webpubsubclient.models import (
+    CallbackType,
+    OnServerDataMessageArgs,
+    OpenClientError,
+    WebPubSubDataType,
+)
 from flask import Flask
 
 from chat_app.web import create_app
@@ -89,7 +94,12 @@ def test_the_sync_client_sdk_chats_through_the_handler(webpubsub: FakeWebPubSub,
     client = WebPubSubClient(credential=WebPubSubClientCredential(lambda: negotiate(web, "carol")))
     broadcast: list[Any] = []
     arrived = threading.Event()
-    client.subscribe(CallbackType.SERVER_MESSAGE, lambda args: (broadcast.append(args.data), arrived.set()))
+
+    def on_server_message(args: OnServerDataMessageArgs) -> None:
+        broadcast.append(args.data)
+        arrived.set()
+
+    client.subscribe(CallbackType.SERVER_MESSAGE, on_server_message)
 
     client.open()
     try:
