@@ -261,6 +261,48 @@ def test_connect_answer_sets_user_groups_roles_and_subprotocol(webpubsub: FakeWe
     assert app.requests[1].headers["ce-userId"] == "bob"  # connected and later: the app's
 
 
+class Link:
+    """A bare link, as a raw WebSocket library's seam gives the gateway: what the service writes, how it ended."""
+
+    def __init__(self) -> None:
+        self.written: list[Any] = []
+        self.ended: tuple[int, str | None] | None = None
+
+    def write(self, item: Any) -> None:
+        self.written.append(item)
+
+    def end(self, code: int, reason: str | None) -> None:
+        self.ended = (code, reason)
+
+
+def test_connect_answer_picks_one_of_the_offered_subprotocols(webpubsub: FakeWebPubSub) -> None:
+    app = App(connect=json_answer({"subprotocol": RELIABLE}))
+    webpubsub.add_event_handler(URL, app, hub=HUB)
+
+    session, protocol = webpubsub._gateway.handshake(token_url(webpubsub), Link(), offered=[JSON_PROTOCOL, RELIABLE])
+
+    assert protocol.name == RELIABLE and session is not None and session.reliable
+    connect, connected = app.requests
+    assert connect.headers["ce-subprotocol"] == JSON_PROTOCOL  # the service's own pick, before the app chose
+    assert connect.json()["subprotocols"] == [JSON_PROTOCOL, RELIABLE]
+    assert connected.headers["ce-subprotocol"] == RELIABLE
+
+
+def test_connect_answer_may_pick_a_custom_subprotocol(webpubsub: FakeWebPubSub) -> None:
+    app = App(connect=json_answer({"subprotocol": "chat.custom.v1"}), message=UpstreamResponse(204))
+    webpubsub.add_event_handler(URL, app, hub=HUB)
+    link = Link()
+
+    session, protocol = webpubsub._gateway.handshake(token_url(webpubsub), link, offered=["chat.custom.v1"])
+
+    assert protocol.name is None and session is not None  # a simple client: its frames are message events
+    session.receive("hi")
+    connect, connected, message = app.requests
+    assert "ce-subprotocol" not in connect.headers and connect.json()["subprotocols"] == ["chat.custom.v1"]
+    assert connected.headers["ce-subprotocol"] == message.headers["ce-subprotocol"] == "chat.custom.v1"
+    assert message.body == b"hi" and link.ended is None
+
+
 def test_connect_answer_roles_empty_removes_the_tokens_roles(webpubsub: FakeWebPubSub) -> None:
     webpubsub.add_event_handler(URL, App(connect=json_answer({"roles": []})), hub=HUB)
     client = webpubsub.connect(HUB, roles=["webpubsub.joinLeaveGroup"])
