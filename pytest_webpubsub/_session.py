@@ -171,8 +171,9 @@ class ClientSession:
     def receive(self, frame: _protocol.Frame, *, via: Link | None = None) -> None:
         """Handle one frame the client sent (thread-safe; ``via``: only while that link is the session's).
 
-        A user event calls the app's event handler with no lock held; queued ``connected`` / ``disconnected``
-        events are sent before this returns (unless the caller holds the service lock).
+        A user event calls the app's event handler with no lock held, so links must call this without holding the
+        service lock (the app may call the service back from another thread); queued ``connected`` /
+        ``disconnected`` events are sent before this returns.
         """
         with self.lock:
             if not self._attached(via):
@@ -201,10 +202,10 @@ class ClientSession:
                 event = self._receive_simple(request["message"])
             else:
                 event = self._run_acked(request)
-        if event is None:
+        upstream = self._upstream
+        if event is None or upstream is None:  # an event is only pending when a handler subscribes to it
             return
-        assert self._upstream is not None  # a pending event was only made because a handler subscribes
-        result = self._upstream.user_event(self.info, event.name, event.message)
+        result = upstream.user_event(self.info, event.name, event.message)
         with self.lock:
             self._answer(event, result)
 
