@@ -570,10 +570,22 @@ def print_report(results: dict[str, Any]) -> None:
             print(f"  post_to_room via {row['arm']:>9}: {row['instructions']:>10,}  {row['ratio_to_floor']:.3f}x floor")
 
 
+def command_line() -> str:
+    """How this run was started, without the output options (they change nothing measured)."""
+    arguments, skip = [], False
+    for argument in sys.argv[1:]:
+        if argument.startswith(("--json=", "--markdown=")):
+            continue
+        if skip or argument in ("--json", "--markdown"):
+            skip = not skip
+            continue
+        arguments.append(argument)
+    return " ".join(["python", "benchmarks/run.py", *arguments])
+
+
 def run(mode: str, sections: list[str]) -> dict[str, Any]:
     settings = MODES[mode]
-    results: dict[str, Any] = {"mode": mode, "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
-                               "machine": machine(), "sections": sections}
+    results: dict[str, Any] = {"mode": mode, "command": command_line(), "machine": machine(), "sections": sections}
     cases: dict[str, Callable[[Settings], Any]] = {
         "send": case_send, "fanout": case_fan_out, "history": case_history, "fixture": case_fixture,
         "alternatives": case_alternatives,
