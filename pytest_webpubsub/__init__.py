@@ -34,22 +34,52 @@ _EXPORTS = {
     "WebPubSubError": "._core.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "AbuseProtectionError",
+    "Ack",
+    "AsyncFakeTransport",
+    "ConnectionRefused",
+    "Delivery",
+    "FakeClientConnection",
+    "FakeRequest",
+    "FakeResponse",
+    "FakeTransport",
+    "FakeWebPubSub",
+    "HubSnapshot",
+    "LifecycleEvent",
+    "Message",
+    "Options",
+    "ReceivedMessage",
+    "RestCall",
+    "UpstreamCall",
+    "UpstreamRequest",
+    "UpstreamResponse",
+    "WebPubSubError",
+    "__version__",
+]
+"""Static, so that type checkers see the re-exports; a test keeps it equal to ``_EXPORTS``."""
 
-if TYPE_CHECKING:
-    from ._core.errors import WebPubSubError
-    from ._core.log import LifecycleEvent
-    from ._core.model import Delivery, Message
-    from ._core.snapshot import HubSnapshot
-    from ._fake import FakeWebPubSub
-    from ._gateway import ConnectionRefused
-    from ._options import Options
-    from ._rest.dispatch import RestCall
-    from ._rest.http import FakeRequest, FakeResponse
-    from ._upstream import AbuseProtectionError, UpstreamCall, UpstreamRequest, UpstreamResponse
-    from .clients import Ack, FakeClientConnection, ReceivedMessage
-    from .transport import AsyncFakeTransport, FakeTransport
-
+if TYPE_CHECKING:  # the `X as X` form marks an explicit re-export for mypy --strict users
+    from ._core.errors import WebPubSubError as WebPubSubError
+    from ._core.log import LifecycleEvent as LifecycleEvent
+    from ._core.model import Delivery as Delivery
+    from ._core.model import Message as Message
+    from ._core.snapshot import HubSnapshot as HubSnapshot
+    from ._fake import FakeWebPubSub as FakeWebPubSub
+    from ._gateway import ConnectionRefused as ConnectionRefused
+    from ._options import Options as Options
+    from ._rest.dispatch import RestCall as RestCall
+    from ._rest.http import FakeRequest as FakeRequest
+    from ._rest.http import FakeResponse as FakeResponse
+    from ._upstream import AbuseProtectionError as AbuseProtectionError
+    from ._upstream import UpstreamCall as UpstreamCall
+    from ._upstream import UpstreamRequest as UpstreamRequest
+    from ._upstream import UpstreamResponse as UpstreamResponse
+    from .clients import Ack as Ack
+    from .clients import FakeClientConnection as FakeClientConnection
+    from .clients import ReceivedMessage as ReceivedMessage
+    from .transport import AsyncFakeTransport as AsyncFakeTransport
+    from .transport import FakeTransport as FakeTransport
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)

@@ -16,10 +16,11 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from . import _protocol
-from ._core.clock import CountingIds
+from ._core.clock import CountingIds, FakeClock
 from ._core.log import DeliveryLog, LifecycleEvent
 from ._core.model import Delivery
-from ._core.service import WebPubSubService
+from ._core.service import Connection, ServiceListener, WebPubSubService
+from ._core.snapshot import HubSnapshot
 from ._gateway import Gateway, RecoveryFailed
 from ._hosts import HOSTS, Owner, normalise_host
 from ._options import Options
@@ -336,6 +337,7 @@ class FakeWebPubSub(DeliveryAssertions):
         old.close()
         with self._lock:
             self._fresh_state(old.renewed())
+            self.clock.reset()
 
     # -- the app's event handler (upstream) --------------------------------------------------------------
 
@@ -410,6 +412,73 @@ class FakeWebPubSub(DeliveryAssertions):
             subprotocols=subprotocols,
             state=state,
         )
+
+    # -- time, snapshots and faults for property tests ----------------------------------------------------
+
+    @property
+    def clock(self) -> FakeClock:
+        """The fake's one clock (``options.clock``): call it for the fake's time, ``advance()`` it to move time."""
+        clock = self.options.clock
+        assert isinstance(clock, FakeClock)  # Options wraps any callable in one
+        return clock
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock ``seconds`` forward (no real sleep), then end what expired meanwhile.
+
+        Client access tokens, ``minutes_to_expire`` and the 30-second recovery window of dropped reliable
+        connections are judged on this clock. The service SDK's REST calls keep working: it signs them with wall
+        time, so REST tokens are judged on the clock's source (the wall clock by default), not on the advance.
+        """
+        self.clock.advance(seconds)
+        self.expire_dropped()
+
+    def snapshot(self, hub: str | None = None) -> HubSnapshot:
+        """A frozen, comparable picture of ``hub`` (default: the ``hub`` option): its groups, users and
+        connections, each connection with its user, groups, protocol, permissions and open/dropped state."""
+        with self._lock:
+            return self._service.snapshot(self.options.hub if hub is None else hub)
+
+    def drop_after(self, client: FakeClientConnection, deliveries: int = 1, *, close_frame: bool = False) -> None:
+        """Lose ``client``'s link right after its ``deliveries``-th data message from now on.
+
+        ``close_frame=False`` drops the link without a close handshake (``client.drop()``: a reliable connection
+        waits for recovery, others end); ``close_frame=True`` closes it from the client side (``client.close()``).
+        """
+        if isinstance(deliveries, bool) or not isinstance(deliveries, int) or deliveries < 1:
+            raise ValueError(f"deliveries={deliveries!r} must be a positive integer")
+        self._add_listener(_DropAfter(client, deliveries, close_frame))
+
+    def _add_listener(self, listener: ServiceListener) -> None:
+        """Observe this fake's opens, deliveries and closes until ``reset()`` (for the package's own tools)."""
+        with self._lock:
+            self._service.add_listener(listener)
+
+
+class _DropAfter:
+    """Drops one client's link after its n-th delivery (then does nothing more)."""
+
+    def __init__(self, client: FakeClientConnection, deliveries: int, close_frame: bool) -> None:
+        self._client = client
+        self._left = deliveries
+        self._close_frame = close_frame
+
+    def on_open(self, connection: Connection) -> None:
+        pass
+
+    def on_deliveries(self, deliveries: list[Delivery]) -> None:
+        if self._left <= 0:
+            return
+        connection_id = self._client.connection_id
+        self._left -= sum(1 for delivery in deliveries if delivery.connection_id == connection_id)
+        if self._left <= 0:
+            if self._close_frame:
+                self._client.close()
+            else:
+                self._client.drop()
+
+    def on_close(self, connection: Connection, reason: str | None) -> None:
+        if connection.connection_id == self._client.connection_id:
+            self._left = 0
 
 
 def _set_env(name: str, value: str) -> Callable[[], None]:

@@ -33,6 +33,9 @@ SEAMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pytest_webpubsub._sdk_sync:SEAM", ("azure.messaging.webpubsubclient", "websocket")),
     ("pytest_webpubsub._sdk_async:SEAM", ("azure.messaging.webpubsubclient", "aiohttp")),
     ("pytest_webpubsub._sdk_waits:SEAM", ("azure.messaging.webpubsubclient",)),
+    ("pytest_webpubsub._ws_websocket_client:SEAM", ("websocket",)),
+    ("pytest_webpubsub._ws_websockets:SEAM", ("websockets",)),
+    ("pytest_webpubsub._ws_aiohttp:SEAM", ("aiohttp",)),
 )
 """Every seam as ``module:instance`` with the modules it needs (an optional library not installed: no patch), in
 install order."""

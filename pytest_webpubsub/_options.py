@@ -4,12 +4,12 @@ context manager all share."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from ._core.clock import FakeClock
 from ._core.names import HUB_PATTERN
 
 DEFAULT_ENDPOINT = "https://fake.webpubsub.azure.com"
@@ -35,7 +35,9 @@ class Options:
     * ``fail_on_upstream_errors``: the fixture fails a test during which an event handler call failed (an
       exception escaped the app, or it did not answer in time), even when the service's answer was what the test
       expected (turn it off for tests of those failures themselves).
-    * ``clock``: POSIX seconds; token expiry is judged on it.
+    * ``clock``: the fake's one clock (POSIX seconds): token expiry, minted tokens and the reliable recovery
+      window read it. Any callable is wrapped in a :class:`FakeClock` (its source), so ``clock.advance()`` and
+      ``FakeWebPubSub.advance()`` work whatever was given; the default reads ``time.time()`` at every call.
     * ``id_seed``: seeds the deterministic connection ids.
     """
 
@@ -48,10 +50,14 @@ class Options:
     fail_on_unowned_hosts: bool = True
     upstream_timeout: float = 10.0
     fail_on_upstream_errors: bool = True
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = field(default_factory=FakeClock)
     id_seed: str = "pytest-webpubsub"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.clock, FakeClock):
+            if not callable(self.clock):
+                raise ValueError(f"clock={self.clock!r} must be a callable returning POSIX seconds")
+            object.__setattr__(self, "clock", FakeClock(self.clock))
         scheme, _, rest = self.endpoint.partition("://")
         if scheme not in ("http", "https") or not rest.strip("/"):
             raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL such as {DEFAULT_ENDPOINT!r}")

@@ -18,24 +18,19 @@ service does; the app runs on a thread of its own or the fake's own event loop, 
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import importlib
-import json
-import threading
 import types
-from collections import deque
-from typing import Any, Callable, NamedTuple
-from urllib.parse import urlsplit
+from typing import Any
 
-from . import _protocol
-from ._gateway import ConnectionRefused, Gateway
-from ._hosts import HOSTS, Seam, normalise_host
-from ._session import CLOSE_POLICY_VIOLATION, ClientSession, Outbound
+from ._gateway import Gateway
+from ._hosts import Seam
+from ._session import CLOSE_POLICY_VIOLATION
+from ._ws_aiohttp import FakeClientWebSocket, SocketRegistry, gateway_for
+from ._ws_wire import STOPPED_REASON
 
-STOPPED_REASON = "pytest-webpubsub: the fake service was stopped."
+__all__ = ["STOPPED_REASON", "AsyncClientSeam", "FakeClientSession", "FakeClientWebSocket"]
+
 _SDK_MODULE = "azure.messaging.webpubsubclient.aio._client"
-_ABNORMAL_CLOSURE = 1006
 
 
 # -- the seam ------------------------------------------------------------------------------------------
@@ -49,33 +44,16 @@ class AsyncClientSeam(Seam):
     def __init__(self) -> None:
         self._original: Any = None
         self._shim: Any = None
-        self._lock = threading.Lock()
-        self._sockets: dict[str, set[FakeClientWebSocket]] = {}
+        self.sockets = SocketRegistry(CLOSE_POLICY_VIOLATION)
+        """The SDK's open sockets: a stopping fake closes them with 1008, so the SDK does not try to recover."""
 
     def gateway_for(self, url: str) -> Gateway | None:
         """The gateway owning ``url``'s host; raise a connection error for an Azure host no fake owns."""
-        owner = HOSTS.owner(url)
-        if owner is not None:
-            return owner.gateway
-        refusal = HOSTS.refuse(url, self.hint)
-        if refusal is not None:
-            raise _no_fake_error(urlsplit(url), refusal)
-        return None
-
-    def add(self, ws: FakeClientWebSocket) -> None:
-        with self._lock:
-            self._sockets.setdefault(ws.host, set()).add(ws)
-
-    def discard(self, ws: FakeClientWebSocket) -> None:
-        with self._lock:
-            self._sockets.get(ws.host, set()).discard(ws)
+        return gateway_for(url, self.hint)
 
     def release(self, host: str) -> None:
         """End every socket of ``host`` still open, as the service going away: the SDK's tasks then finish."""
-        with self._lock:
-            sockets = self._sockets.pop(host, set())
-        for ws in sockets:
-            ws._service_stopped()
+        self.sockets.stop(host)
 
     def install(self) -> None:
         import aiohttp
@@ -105,33 +83,6 @@ def _aiohttp_shim(aiohttp: types.ModuleType) -> types.ModuleType:
     shim = AiohttpShim(aiohttp.__name__, aiohttp.__doc__)
     shim.ClientSession = FakeClientSession  # type: ignore[attr-defined]
     return shim
-
-
-def _no_fake_error(parts: Any, message: str) -> Exception:
-    """An ``aiohttp.ClientConnectorError`` (what a failed connect raises) that says why."""
-    import aiohttp
-
-    class NoFakeOwnsHost(aiohttp.ClientConnectorError):
-        def __init__(self) -> None:
-            os_error = ConnectionRefusedError(errno.ECONNREFUSED, message)
-            aiohttp.ClientOSError.__init__(self, os_error.errno, os_error.strerror)
-            self._os_error = os_error
-            self._conn_key = None  # type: ignore[assignment]
-            self.args = (parts.hostname, os_error)
-
-        @property
-        def host(self) -> str:
-            return parts.hostname or ""
-
-        @property
-        def port(self) -> int | None:
-            return parts.port or (443 if parts.scheme in ("wss", "https") else 80)
-
-        @property
-        def ssl(self) -> Any:
-            return True
-
-    return NoFakeOwnsHost()
 
 
 # -- the session -------------------------------------------------------------------------------------
@@ -166,7 +117,7 @@ class FakeClientSession:
         gateway = SEAM.gateway_for(str(url))
         if gateway is None:
             return await self._real_session().ws_connect(url, protocols=protocols, headers=headers, **kwargs)
-        ws = FakeClientWebSocket._connect(gateway, str(url), list(protocols or ()), dict(headers or {}))
+        ws = FakeClientWebSocket._connect(gateway, str(url), list(protocols or ()), dict(headers or {}), SEAM.sockets)
         self._sockets.append(ws)
         return ws
 
@@ -195,254 +146,3 @@ class FakeClientSession:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._real_session(), name)
-
-
-# -- the socket --------------------------------------------------------------------------------------
-
-
-class _End(NamedTuple):
-    """The end of the stream: the service closed with ``code`` (None: the link was dropped)."""
-
-    code: int | None
-    reason: str | None
-
-
-class FakeClientWebSocket:
-    """An in-memory ``aiohttp.ClientWebSocketResponse`` whose peer is a fake's :class:`ClientSession`.
-
-    It is the session's link: ``write`` and ``end`` may come from any thread; they append to a buffer and
-    wake the event loop. ``receive()`` hands frames out in order as ``aiohttp.WSMessage``, then ``CLOSE``
-    with the service's code and reason, or ``CLOSED`` (no data) when the link was dropped or closed here.
-    """
-
-    def __init__(self, host: str) -> None:
-        self.host = host
-        self._loop = asyncio.get_running_loop()
-        self._thread = threading.get_ident()
-        self._lock = threading.Lock()
-        self._pending: deque[Outbound | _End] = deque()
-        self._wakeup = asyncio.Event()
-        self._waiting = False
-        self._dead = False  # no more frames either way: ended by the service, dropped, or closed here
-        self._closed = False
-        self._close_code: int | None = None
-        self._protocol: _protocol.ClientProtocol = _protocol.SIMPLE
-        self.service_session: ClientSession | None = None
-
-    @classmethod
-    def _connect(cls, gateway: Gateway, url: str, offered: list[str], headers: dict[str, str]) -> FakeClientWebSocket:
-        authorization = next((value for key, value in headers.items() if key.lower() == "authorization"), None)
-        ws = cls(normalise_host(url))
-        SEAM.add(ws)
-        try:
-            # A failed recovery is accepted, then closed with 1008 by the service: receive() reports it.
-            ws.service_session, ws._protocol = gateway.handshake(url, ws, offered=offered, authorization=authorization)
-        except ConnectionRefused as refused:
-            SEAM.discard(ws)
-            raise _handshake_error(url, headers, refused.status, str(refused)) from None
-        return ws
-
-    def __repr__(self) -> str:
-        session = self.service_session
-        connection = session.connection.connection_id if session is not None else None
-        return f"<pytest_webpubsub FakeClientWebSocket {connection} {'closed' if self._closed else 'open'}>"
-
-    # -- Link: called by the service, from any thread ---------------------------------------------------
-
-    def write(self, item: Outbound) -> None:
-        with self._lock:
-            if self._dead:
-                return
-            self._pending.append(item)
-        self._wake()
-
-    def end(self, code: int, reason: str | None) -> None:
-        self._finish(_End(code, reason))
-
-    # -- aiohttp.ClientWebSocketResponse ----------------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def close_code(self) -> int | None:
-        return self._close_code
-
-    @property
-    def protocol(self) -> str | None:
-        return self._protocol.name
-
-    def exception(self) -> BaseException | None:
-        return None
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-    async def receive(self, timeout: float | None = None) -> Any:
-        import aiohttp
-
-        if self._waiting:
-            raise RuntimeError("Concurrent call to receive() is not allowed")
-        while True:
-            if self._closed:
-                return aiohttp.WSMessage(aiohttp.WSMsgType.CLOSED, None, None)
-            with self._lock:
-                item = self._pending.popleft() if self._pending else None
-            if isinstance(item, _End):
-                self._closed = True
-                SEAM.discard(self)
-                if item.code is None:
-                    self._close_code = _ABNORMAL_CLOSURE
-                    return aiohttp.WSMessage(aiohttp.WSMsgType.CLOSED, None, None)
-                self._close_code = item.code
-                return aiohttp.WSMessage(aiohttp.WSMsgType.CLOSE, item.code, item.reason)
-            if item is not None:
-                frame = item.render(self._protocol)
-                if isinstance(frame, bytes):
-                    return aiohttp.WSMessage(aiohttp.WSMsgType.BINARY, frame, None)
-                return aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, frame, None)
-            self._wakeup.clear()
-            if self._pending:
-                continue
-            self._waiting = True
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
-            except asyncio.TimeoutError:
-                self._close_code = _ABNORMAL_CLOSURE
-                raise
-            finally:
-                self._waiting = False
-
-    async def receive_str(self, *, timeout: float | None = None) -> str:
-        import aiohttp
-
-        msg = await self.receive(timeout)
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            raise TypeError(f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT")
-        return msg.data  # type: ignore[no-any-return]
-
-    async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
-        import aiohttp
-
-        msg = await self.receive(timeout)
-        if msg.type != aiohttp.WSMsgType.BINARY:
-            raise TypeError(f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY")
-        return msg.data  # type: ignore[no-any-return]
-
-    async def receive_json(self, *, loads: Callable[[str], Any] = json.loads, timeout: float | None = None) -> Any:
-        return loads(await self.receive_str(timeout=timeout))
-
-    async def send_str(self, data: str, compress: int | None = None) -> None:
-        if not isinstance(data, str):
-            raise TypeError(f"data argument must be str ({type(data)!r})")
-        self._send(data)
-
-    async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        self._send(bytes(data))
-
-    async def send_json(
-        self, data: Any, compress: int | None = None, *, dumps: Callable[[Any], str] = json.dumps
-    ) -> None:
-        await self.send_str(dumps(data), compress=compress)
-
-    async def ping(self, message: bytes = b"") -> None:
-        self._check_writable()
-
-    async def pong(self, message: bytes = b"") -> None:
-        self._check_writable()
-
-    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
-        """Close from the client side: the service ends the connection at once (no recovery)."""
-        with self._lock:
-            if self._closed:
-                return False
-            ended = next((item for item in self._pending if isinstance(item, _End)), None)
-            was_dead, self._dead, self._closed = self._dead, True, True
-            self._pending.clear()
-        self._close_code = ended.code if ended is not None and ended.code is not None else code
-        SEAM.discard(self)
-        if not was_dead:
-            self._detach(lambda session: session.close_from_client(via=self))
-        self._wake()
-        return True
-
-    def __aiter__(self) -> FakeClientWebSocket:
-        return self
-
-    async def __anext__(self) -> Any:
-        import aiohttp
-
-        msg = await self.receive()
-        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
-            raise StopAsyncIteration
-        return msg
-
-    async def __aenter__(self) -> FakeClientWebSocket:
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.close()
-
-    # -- internals --------------------------------------------------------------------------------------
-
-    def _service_stopped(self) -> None:
-        """The fake stopped: ``disconnected`` (PubSub protocols) and a 1008 close, so the SDK does not recover."""
-        disconnected = self._protocol.disconnected(STOPPED_REASON)
-        if disconnected is not None:
-            self.write(Outbound(frame=disconnected))
-        self.end(CLOSE_POLICY_VIOLATION, STOPPED_REASON)
-
-    def _drop(self) -> None:
-        """The link died without a close handshake (its session was closed): a reliable connection waits."""
-        if self._finish(_End(None, None)):
-            self._detach(lambda session: session.drop(via=self))
-
-    def _finish(self, end: _End) -> bool:
-        """Queue the end of the stream after what was written; False if the stream had already ended."""
-        with self._lock:
-            if self._dead:
-                return False
-            self._dead = True
-            self._pending.append(end)
-        self._wake()
-        return True
-
-    def _detach(self, action: Callable[[ClientSession], None]) -> None:
-        session = self.service_session
-        if session is not None:
-            action(session)  # the session checks the link under its lock, and calls the app with no lock held
-
-    def _check_writable(self) -> None:
-        if self._dead or self._closed:
-            import aiohttp
-
-            error = getattr(aiohttp, "ClientConnectionResetError", ConnectionResetError)
-            raise error("Cannot write to closing transport")
-
-    def _send(self, frame: str | bytes) -> None:
-        self._check_writable()
-        if self.service_session is not None:
-            self.service_session.receive(frame, via=self)
-
-    def _wake(self) -> None:
-        """Wake ``receive()``; from another thread through the loop, never running SDK code here."""
-        try:
-            if threading.get_ident() == self._thread:
-                self._wakeup.set()
-            else:
-                self._loop.call_soon_threadsafe(self._wakeup.set)
-        except RuntimeError:
-            pass  # the event loop is closed: nobody is left to read
-
-
-def _handshake_error(url: str, headers: dict[str, str], status: int, message: str) -> Exception:
-    """``aiohttp.WSServerHandshakeError``, as a refused upgrade raises it."""
-    import aiohttp
-    from multidict import CIMultiDict, CIMultiDictProxy
-    from yarl import URL
-
-    request_info = aiohttp.RequestInfo(URL(url), "GET", CIMultiDictProxy(CIMultiDict(headers)), URL(url))
-    return aiohttp.WSServerHandshakeError(request_info, (), status=status, message=message)

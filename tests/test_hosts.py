@@ -85,5 +85,6 @@ def test_seams_are_installed_with_the_first_fake_and_removed_with_the_last() -> 
         assert HOSTS.hosts() == ["fake.webpubsub.azure.com"]
     assert (HOSTS.hosts(), HOSTS.installed) == ([], ())
     assert {type(seam).__name__ for seam in installed} == {
-        "RequestsTransportSeam", "AioHttpTransportSeam", "HttpxSeam", "SyncClientSeam", "AsyncClientSeam", "SdkWaitsSeam"
+        "RequestsTransportSeam", "AioHttpTransportSeam", "HttpxSeam", "SyncClientSeam", "AsyncClientSeam",
+        "SdkWaitsSeam", "WebsocketClientSeam", "WebsocketsSeam", "AiohttpSeam",
     }

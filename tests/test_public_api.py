@@ -61,3 +61,7 @@ def test_handle_is_public_for_custom_http_clients() -> None:
 def test_unknown_names_are_refused() -> None:
     with pytest.raises(AttributeError):
         pytest_webpubsub.NotAThing  # noqa: B018
+
+
+def test_the_static_all_lists_exactly_the_lazy_exports() -> None:
+    assert sorted(pytest_webpubsub.__all__) == sorted([*pytest_webpubsub._EXPORTS, "__version__"])

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from urllib.parse import parse_qs
 
 from .. import _tokens
-from .._core.clock import Clock
+from .._core.clock import Clock, rest_token_time
 from .._core.errors import (
     BadRequestError,
     NotFoundError,
@@ -113,7 +113,9 @@ class RestDispatcher:
     def _handle(self, route: Route, params: dict[str, str], request: FakeRequest) -> FakeResponse:
         now = self._clock()
         if route.name != "get_service_status":
-            _tokens.verify_rest_token(request.header("Authorization"), url=request.url, keys=self._keys, now=now)
+            _tokens.verify_rest_token(
+                request.header("Authorization"), url=request.url, keys=self._keys, now=rest_token_time(self._clock)
+            )
         query = parse_qs(request.parts.query, keep_blank_values=True)
         if route.hub_scoped:  # health answers 200 whatever the api-version (service-behaviour §1.3 row 1)
             _check_api_version(route, request, query.get("api-version", []))
