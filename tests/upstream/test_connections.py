@@ -705,3 +705,18 @@ def test_the_ini_key_turns_the_teardown_failure_off(pytester: pytest.Pytester) -
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_raw_websocket_client_raises_the_events(webpubsub: FakeWebPubSub) -> None:
+    from websockets.sync.client import connect
+
+    app = App(message=lambda request: UpstreamResponse(200, {"Content-Type": "text/plain"}, b"echo " + request.body))
+    webpubsub.add_event_handler(URL, app, hub=HUB)
+
+    with connect(token_url(webpubsub, user_id="ann")) as ws:  # no subprotocol: a simple client in sendEvent mode
+        assert events(webpubsub) == ["connect", "connected"]
+        ws.send("hi")
+        assert ws.recv(timeout=TIMEOUT) == "echo hi"
+
+    assert events(webpubsub) == ["connect", "connected", "message", "disconnected"]
+    assert {call.user_id for call in webpubsub.upstream_calls[1:]} == {"ann"}
