@@ -53,16 +53,26 @@ class FakeWebPubSub(DeliveryAssertions):
         self._undo: list[Callable[[], None]] = []
         self._fresh_state()
 
-    def _fresh_state(self) -> None:
-        """Build the service, its REST surface, gateway and records from the options (nothing is active)."""
+    def _fresh_state(self, upstream: Upstream | None = None) -> None:
+        """Build the service, its REST surface, gateway and records from the options (nothing is active).
+
+        ``upstream``: the event handlers to keep (a reset passes a renewed one); default: none yet.
+        """
         self._log = DeliveryLog()
         self._service = WebPubSubService(ids=CountingIds(self.options.id_seed))
+        self._upstream = upstream or Upstream(
+            host=self.host,
+            access_keys=[self.access_key],
+            clock=self.options.clock,
+            timeout=self.options.upstream_timeout,
+        )
         self._gateway = Gateway(
             self._service,
             endpoint=self.endpoint,
             access_keys=[self.access_key],
             clock=self.options.clock,
             lock=self._lock,
+            upstream=self._upstream,
         )
         self._service.add_listener(self._log)
         self._service.add_listener(self._gateway)
@@ -127,14 +137,21 @@ class FakeWebPubSub(DeliveryAssertions):
         return self
 
     def stop(self) -> None:
-        """Undo what ``start()`` did and close every simulated client that is still open."""
+        """Undo what ``start()`` did and close every simulated client that is still open.
+
+        The event handlers get the events still queued (the clients' ``disconnected`` included) before the
+        host is released; then the event loop of in-process ASGI apps and the HTTP client of real ones stop.
+        """
         try:
             for client in self._clients:
                 if client.is_open:
                     client.close()
         finally:
-            while self._undo:
-                self._undo.pop()()
+            try:
+                self._upstream.close()
+            finally:
+                while self._undo:
+                    self._undo.pop()()
 
     def _own(self, host: str, owner: Owner) -> None:
         HOSTS.add(host, owner)
@@ -171,9 +188,12 @@ class FakeWebPubSub(DeliveryAssertions):
 
         Every REST seam calls this; it is public for HTTP clients no seam covers (e.g. a ``responses`` callback).
         """
-        with self._lock:
-            self._gateway.expire_dropped()
-            return self._rest.dispatch(request)
+        try:
+            with self._lock:
+                self._gateway.expire_dropped()
+                return self._rest.dispatch(request)
+        finally:
+            self._gateway.drain()  # the events it caused (a REST close's disconnected), with no lock held
 
     def _handle_proxied(self, request: FakeRequest) -> FakeResponse:
         """A request through the gateway: forwarded with the gateway's prefix replaced by the endpoint."""
@@ -301,24 +321,25 @@ class FakeWebPubSub(DeliveryAssertions):
 
     def reset(self) -> None:
         """Return to a fresh state, as if just built: an empty service, every simulated client closed, no
-        deliveries, lifecycle events, REST calls or injected faults, connection ids starting over.
+        deliveries, lifecycle events, REST calls, injected faults or event handler calls, connection ids
+        starting over.
 
-        The fake stays active with the same endpoint and key. Call it at the start of each hypothesis example
-        that uses the ``webpubsub`` fixture. Clients of the official client SDK opened before are not carried
-        over: close them first.
+        The fake stays active with the same endpoint and key, and keeps its event handlers (configuration,
+        like the endpoint): the clients closed here raise their ``disconnected`` events before the calls are
+        cleared, and handler failures from before the reset still fail the test. Call it at the start of each
+        hypothesis example that uses the ``webpubsub`` fixture. Clients of the official client SDK opened before
+        are not carried over: close them first.
         """
+        for client in self._clients:  # without the lock: their disconnected events call the app
+            if client.is_open:
+                client.close()
+        old = self._upstream
+        old.close()
         with self._lock:
-            for client in self._clients:
-                if client.is_open:
-                    client.close()
-            self._fresh_state()
+            self._fresh_state(old.renewed())
             self.clock.reset()
-    # -- the app's event handler (upstream) --------------------------------------------------------------
 
-    @functools.cached_property
-    def _upstream(self) -> Upstream:
-        """The upstream side, built on first use; the gateway and the sessions call it."""
-        return Upstream(host=self.host, access_keys=[self.access_key], clock=self.options.clock)
+    # -- the app's event handler (upstream) --------------------------------------------------------------
 
     def add_event_handler(
         self,
@@ -343,10 +364,7 @@ class FakeWebPubSub(DeliveryAssertions):
         ``{event}`` = ``validate``; unless the answer is 2xx with ``WebHook-Allowed-Origin`` ``*`` or this
         fake's host, :class:`AbuseProtectionError` is raised and nothing is added.
         """
-        upstream = self._upstream
-        if self.active and upstream.close not in self._undo:
-            self._undo.append(upstream.close)  # stops its event loop and HTTP client with the fake
-        return upstream.add_handler(
+        return self._upstream.add_handler(
             url_template,
             app,
             hub=hub or self.options.hub,

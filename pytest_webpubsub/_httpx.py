@@ -16,6 +16,7 @@ import respx
 from respx.mocks import HTTPCoreMocker
 from respx.models import AllMockedAssertionError
 
+from ._faults import InjectedFailure
 from ._hosts import HOSTS, Seam
 from ._rest.http import FakeRequest
 
@@ -43,7 +44,12 @@ class HttpxSeam(Seam):
         url = str(request.url)
         owner = HOSTS.owner(url)
         if owner is not None:
-            response = owner.handle(FakeRequest(request.method, url, dict(request.headers), request.read()))
+            try:
+                response = owner.handle(FakeRequest(request.method, url, dict(request.headers), request.read()))
+            except InjectedFailure as failure:
+                if failure.kind == "connection":
+                    raise httpx.ConnectError(str(failure), request=request) from None
+                raise httpx.ReadTimeout(str(failure), request=request) from None
             return httpx.Response(response.status_code, headers=dict(response.headers), content=response.body)
         refusal = HOSTS.refuse(url, self.hint)
         if refusal is not None:

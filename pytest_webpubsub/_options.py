@@ -30,6 +30,11 @@ class Options:
       requests to it are forwarded to the fake, with the gateway's URL prefix replaced by the endpoint.
     * ``fail_on_unowned_hosts``: the fixture fails a test during which a seam refused an Azure host no fake owns,
       even when the application swallowed the error (turn it off for tests of that refusal itself).
+    * ``upstream_timeout``: seconds an event handler may take to answer (real HTTP calls and in-process ASGI
+      apps); one that has not answered by then counts as failed (500).
+    * ``fail_on_upstream_errors``: the fixture fails a test during which an event handler call failed (an
+      exception escaped the app, or it did not answer in time), even when the service's answer was what the test
+      expected (turn it off for tests of those failures themselves).
     * ``clock``: the fake's one clock (POSIX seconds): token expiry, minted tokens and the reliable recovery
       window read it. Any callable is wrapped in a :class:`FakeClock` (its source), so ``clock.advance()`` and
       ``FakeWebPubSub.advance()`` work whatever was given; the default reads ``time.time()`` at every call.
@@ -43,6 +48,8 @@ class Options:
     hub_env: str | None = None
     reverse_proxy_endpoint: str | None = None
     fail_on_unowned_hosts: bool = True
+    upstream_timeout: float = 10.0
+    fail_on_upstream_errors: bool = True
     clock: Callable[[], float] = field(default_factory=FakeClock)
     id_seed: str = "pytest-webpubsub"
 
@@ -64,6 +71,12 @@ class Options:
             raise ValueError(
                 f"hub={self.hub!r} must be a hub name: a letter, then up to 127 letters, digits and _`,.[]"
             )
+        if isinstance(self.upstream_timeout, bool) or not isinstance(self.upstream_timeout, (int, float)) or not (
+            0 < self.upstream_timeout < float("inf")
+        ):
+            raise ValueError(f"upstream_timeout={self.upstream_timeout!r} must be a positive number of seconds")
+        if not isinstance(self.fail_on_upstream_errors, bool):
+            raise ValueError(f"fail_on_upstream_errors={self.fail_on_upstream_errors!r} must be True or False")
         for name in ("connection_string_env", "hub_env"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

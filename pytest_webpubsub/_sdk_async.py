@@ -11,7 +11,9 @@ reaches Azure. The SDK keeps its own receive loop, recovery and reconnect logic.
 Threading: the service may write to a socket from any thread (REST calls from the test thread, a sync client's
 reader thread). Writes only append to the socket's buffer and wake the event loop with
 ``call_soon_threadsafe``; no SDK code ever runs on the writer's thread, and nothing here waits for the loop
-while holding the fake's lock. Calls from the loop into the fake (handshake, a client frame, close) are short.
+while holding the fake's lock. Calls from the loop into the fake (handshake, a client frame, close) are short,
+except that they wait for the app's event handler (``connect``, a user event) when one is configured, as the
+service does; the app runs on a thread of its own or the fake's own event loop, never on this one.
 """
 
 from __future__ import annotations

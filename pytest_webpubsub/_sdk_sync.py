@@ -201,7 +201,7 @@ class FakeWebSocketAppSync(_BASE_APP):
                 self.sock = FakeSocket(self)  # type: ignore[assignment]
         if closed_early:
             # Closed while connecting: the handshake is abandoned, like a real socket closed mid-connect.
-            self._with_own_session(lambda session: session.close_from_client())
+            self._with_own_session(lambda session: session.close_from_client(via=self._link))
             self.has_errored = True
             self._callback(self.on_error, _closed("Connection is already closed."))
             self._callback(self.on_close, None, None)
@@ -264,14 +264,14 @@ class FakeWebSocketAppSync(_BASE_APP):
         self.keep_running = False
         if not self._take_sock():
             return
-        self._with_own_session(lambda session: session.close_from_client())
+        self._with_own_session(lambda session: session.close_from_client(via=self._link))
         self._inbox.put(_End("client", CLOSE_NORMAL))
 
     def end_by_service(self, code: int, reason: str) -> None:
         """The fake service went away under this socket: the reader reports a close frame."""
         if not self._take_sock():
             return
-        self._with_own_session(lambda session: session.drop())
+        self._with_own_session(lambda session: session.drop(via=self._link))
         self._inbox.put(_End("server", code, reason))
 
     def _take_sock(self) -> bool:
@@ -289,7 +289,7 @@ class FakeWebSocketAppSync(_BASE_APP):
             payload = payload.encode("utf-8")
         elif opcode == websocket.ABNF.OPCODE_TEXT and isinstance(payload, (bytes, bytearray)):
             payload = bytes(payload).decode("utf-8")
-        self._with_own_session(lambda session: session.receive(payload))
+        self._with_own_session(lambda session: session.receive(payload, via=self._link))
 
     def _lose_link(self) -> None:
         with self._state_lock:
@@ -298,17 +298,14 @@ class FakeWebSocketAppSync(_BASE_APP):
             self._lost = True
             sock, self.sock = self.sock, None
             sock.connected = False
-        self._with_own_session(lambda session: session.drop())
+        self._with_own_session(lambda session: session.drop(via=self._link))
         self._inbox.put(_End("lost"))
 
     def _with_own_session(self, action: Callable[[ClientSession], None]) -> None:
         """Run ``action`` only while this socket is the session's link (never on a recovered successor)."""
         session = self.session
-        if session is None:
-            return
-        with session.lock:
-            if session.link is self._link:
-                action(session)
+        if session is not None:
+            action(session)  # the session checks the link under its lock, and calls the app with no lock held
 
 
 def _phrase(status: int) -> str:

@@ -8,7 +8,13 @@ renders and queues them for its reader thread. It never does I/O and never block
 The subprotocol is an object chosen once at the handshake (:mod:`._protocol`): it parses the client's frames and
 renders the service's writes. Simple WebSocket clients run in ``sendEvent`` or ``sendToGroup`` mode; the reliable
 protocol adds sequence ids, a cumulative ``sequenceAck`` and a buffer of unacknowledged messages replayed on
-recovery (service-behaviour §5).
+recovery (docs/service-behaviour.md §5).
+
+User events go to the app's event handler through the fake's :class:`~._upstream.Upstream`: the frame is parsed
+and checked under the service lock, the app is called with no lock held (it may call the service back from any
+thread), then its reply and the ack are written under the lock again. A per-session lock keeps one connection's
+frames in order. ``sequenceAck`` and ``ping`` bypass it: a delivery (and so a reliable client's acknowledgement) may
+happen on another thread while the session waits for the app.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import base64
 import binascii
 import json
 import threading
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from . import _protocol
 from ._core import names
@@ -25,6 +31,7 @@ from ._core.errors import BadRequestError, ForbiddenError
 from ._core.model import Delivery, Message
 from ._core.service import Connection, WebPubSubService
 from ._protocol import ClientProtocol
+from ._upstream import ConnectionInfo, Upstream, UserEventResult
 
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_DATA = 1007
@@ -89,9 +96,15 @@ class ClientSession:
         reconnection_token: Callable[[str], str],
         on_detach: Callable[[ClientSession], None] | None = None,
         lock: threading.RLock | None = None,
+        upstream: Upstream | None = None,
+        connection_id: str | None = None,
+        subprotocol: str | None = None,
     ) -> None:
         self._on_detach = on_detach
         self.lock = lock if lock is not None else threading.RLock()
+        self._order = threading.RLock()  # one connection's frames, in order; never taken under ``lock``
+        self._upstream = upstream
+        self.subprotocol = subprotocol if subprotocol is not None else protocol.name
         self._service = service
         self._clock = clock
         self.protocol = protocol
@@ -106,7 +119,7 @@ class ClientSession:
         self._unacked: list[Outbound] = []
         self._unacked_bytes = 0
         self.connection: Connection = service.open_connection(
-            hub, self, user_id=user_id, groups=groups, roles=roles, protocol=protocol.name
+            hub, self, user_id=user_id, groups=groups, roles=roles, protocol=protocol.name, connection_id=connection_id
         )
         self.reconnection_token = reconnection_token(self.connection.connection_id) if self.reliable else None
         connected = protocol.connected(self.connection.connection_id, self.connection.user_id, self.reconnection_token)
@@ -116,6 +129,12 @@ class ClientSession:
     @property
     def is_open(self) -> bool:
         return self.connection.is_open
+
+    @property
+    def info(self) -> ConnectionInfo:
+        """Who this connection is in the events of the app's event handler."""
+        connection = self.connection
+        return ConnectionInfo(connection.hub, connection.connection_id, connection.user_id, self.subprotocol)
 
     # -- Endpoint: what the service writes -----------------------------------------------------------
 
@@ -149,33 +168,66 @@ class ClientSession:
 
     # -- what the client does ------------------------------------------------------------------------
 
-    def receive(self, frame: _protocol.Frame) -> None:
-        """Handle one frame the client sent (thread-safe: holds the service lock)."""
-        with self.lock:
-            self._receive(frame)
+    def receive(self, frame: _protocol.Frame, *, via: Link | None = None) -> None:
+        """Handle one frame the client sent (thread-safe; ``via``: only while that link is the session's).
 
-    def _receive(self, frame: _protocol.Frame) -> None:
-        if not self.is_open or self.link is None:
-            return
-        request = self.protocol.parse(frame)
-        if request is None:
-            self._service.client_closed(self.connection, INVALID_MESSAGE)
-            self._end(CLOSE_INVALID_DATA, INVALID_MESSAGE)
-            return
-        kind = request["type"]
-        if kind == "message":
-            self._receive_simple(request["message"])
-        elif kind == "sequenceAck":
-            self._acknowledge(request["sequenceId"])
-        elif kind == "ping":
-            self.link.write(Outbound(frame=_protocol.pong_frame()))
-        else:
-            self._run_acked(request)
-
-    def drop(self) -> None:
-        """The link died without a close handshake. Reliable connections wait for recovery."""
+        A user event calls the app's event handler with no lock held, so links must call this without holding the
+        service lock (the app may call the service back from another thread); queued ``connected`` /
+        ``disconnected`` events are sent before this returns.
+        """
         with self.lock:
+            if not self._attached(via):
+                return
+            request = self.protocol.parse(frame)
+            if request is None:
+                self._service.client_closed(self.connection, INVALID_MESSAGE)
+                self._end(CLOSE_INVALID_DATA, INVALID_MESSAGE)
+            elif request["type"] == "sequenceAck":
+                self._acknowledge(request["sequenceId"])
+                return
+            elif request["type"] == "ping":
+                if self.link is not None:
+                    self.link.write(Outbound(frame=_protocol.pong_frame()))
+                return
+        if request is not None:
+            with self._order:
+                self._receive_in_order(request, via)
+        self.drain()
+
+    def _receive_in_order(self, request: dict[str, Any], via: Link | None) -> None:
+        with self.lock:
+            if not self._attached(via):
+                return
+            if request["type"] == "message":
+                event = self._receive_simple(request["message"])
+            else:
+                event = self._run_acked(request)
+        upstream = self._upstream
+        if event is None or upstream is None:  # an event is only pending when a handler subscribes to it
+            return
+        result = upstream.user_event(self.info, event.name, event.message)
+        with self.lock:
+            self._answer(event, result)
+
+    def drain(self) -> None:
+        """Send the queued ``connected`` / ``disconnected`` events, unless this thread holds the service lock
+        (then the outermost call that released it sends them: an app must never run under the lock)."""
+        if self._upstream is not None and not holds_lock(self.lock):
+            self._upstream.drain()
+
+    def _attached(self, via: Link | None) -> bool:
+        return self.is_open and self.link is not None and (via is None or self.link is via)
+
+    def drop(self, *, via: Link | None = None) -> None:
+        """The link died without a close handshake. Reliable connections wait for recovery.
+
+        ``via``: only while that link is the session's (not on a successor that recovered the connection).
+        """
+        with self.lock:
+            if via is not None and self.link is not via:
+                return
             self._drop()
+        self.drain()
 
     def _drop(self) -> None:
         if not self.is_open:
@@ -189,11 +241,17 @@ class ClientSession:
         else:
             self._service.client_closed(self.connection, "The connection was dropped.")
 
-    def close_from_client(self) -> None:
-        """The client closed the socket (any protocol): the connection ends at once, no recovery."""
+    def close_from_client(self, *, via: Link | None = None) -> None:
+        """The client closed the socket (any protocol): the connection ends at once, no recovery.
+
+        ``via``: only while that link is the session's (not on a successor that recovered the connection).
+        """
         with self.lock:
+            if via is not None and self.link is not via:
+                return
             self.link = None
             self._service.client_closed(self.connection, None)
+        self.drain()
 
     def recover(self, link: Link) -> None:
         """Re-attach after a drop: same id, groups and permissions; unacknowledged messages replayed.
@@ -237,17 +295,20 @@ class ClientSession:
         while self._unacked and (self._unacked[0].sequence_id or 0) <= sequence_id:
             self._unacked_bytes -= self._unacked.pop(0).size
 
-    def _run_acked(self, request: dict[str, Any]) -> None:
+    def _run_acked(self, request: dict[str, Any]) -> _UserEvent | None:
+        """Run a JSON request; for a user event some handler subscribes to, the event to send (acked later)."""
         ack_id = request.get("ackId")
         try:  # a malformed request closes the connection even when its ackId was used before
             _validate(request)
         except BadRequestError as invalid:
             self._service.client_closed(self.connection, invalid.message)
             self._end(CLOSE_INVALID_DATA, invalid.message)
-            return
+            return None
         if ack_id is not None and ack_id in self.processed_ack_ids:
             self._ack(ack_id, "Duplicate", f"Message with ack-id: {ack_id} has been processed")
-            return
+            return None
+        if request["type"] == "event" and self._handled(request["event"]):
+            return _UserEvent(request["event"], _message(request), ack_id)
         error: tuple[str, str] | None = None
         try:
             self._run(request)
@@ -256,12 +317,37 @@ class ClientSession:
         except BadRequestError as invalid:
             self._service.client_closed(self.connection, invalid.message)
             self._end(CLOSE_INVALID_DATA, invalid.message)
-            return
+            return None
         except _NoEventHandler as missing:
             error = ("InternalServerError", str(missing))
         if ack_id is not None:
             self.processed_ack_ids.add(ack_id)
             self._ack(ack_id, *(error or (None, None)))
+        return None
+
+    def _handled(self, event: str) -> bool:
+        return self._upstream is not None and self._upstream.handles(self.connection.hub, event)
+
+    def _answer(self, event: _UserEvent, result: UserEventResult) -> None:
+        """Write the app's answer to a user event: its reply (through the service) before the ack; a failure
+        is an ``InternalServerError`` ack for a JSON client and a 1011 close for a simple one."""
+        if not self.is_open or self.link is None:
+            return
+        if result.ok and result.reply is not None:
+            connection = self.connection
+            self._service.send_to_connection(connection.hub, connection.connection_id, result.reply)
+        if not self.protocol.framed:
+            if not result.ok:
+                reason = f"The event handler failed: {result.error}."
+                self._service.client_closed(self.connection, reason)
+                self._end(CLOSE_INTERNAL_ERROR, reason)
+            return
+        if event.ack_id is not None and self.is_open:
+            self.processed_ack_ids.add(event.ack_id)
+            if result.ok:
+                self._ack(event.ack_id, None, None)
+            else:
+                self._ack(event.ack_id, "InternalServerError", f"The event handler failed: {result.error}.")
 
     def _ack(self, ack_id: int, name: str | None, message: str | None) -> None:
         if self.link is not None:
@@ -281,18 +367,36 @@ class ClientSession:
         elif kind == "event":
             raise _NoEventHandler(f"No event handler is registered for the event '{request['event']}'.")
 
-    def _receive_simple(self, message: Message) -> None:
+    def _receive_simple(self, message: Message) -> _UserEvent | None:
+        """A simple client's frame: published to its group, or (sendEvent mode) the user event ``message``."""
         group = self.simple_mode.send_to_group
         if group is None:
+            if self._handled("message"):
+                return _UserEvent("message", message, None)
             reason = "No event handler is registered for the 'message' event."
             self._service.client_closed(self.connection, reason)
             self._end(CLOSE_INTERNAL_ERROR, reason)
-            return
+            return None
         try:
             self._service.send_to_group_as_client(self.connection, group, message, no_echo=self.simple_mode.no_echo)
         except (ForbiddenError, BadRequestError) as refused:
             self._service.client_closed(self.connection, refused.message)
             self._end(CLOSE_POLICY_VIOLATION, refused.message)
+        return None
+
+
+class _UserEvent(NamedTuple):
+    """A user event waiting for the app's answer: its name, payload and the ack id to answer (if any)."""
+
+    name: str
+    message: Message
+    ack_id: Optional[int]
+
+
+def holds_lock(lock: threading.RLock) -> bool:
+    """Whether the current thread holds ``lock`` (CPython's RLock, C or Python, has ``_is_owned``)."""
+    is_owned: Callable[[], bool] | None = getattr(lock, "_is_owned", None)
+    return bool(is_owned()) if is_owned is not None else False
 
 
 class _NoEventHandler(Exception):

@@ -247,7 +247,7 @@ class FakeClientWebSocket:
         self._close_code = ended.code if ended is not None and ended.code is not None else code
         self._registry.discard(self)
         if not was_dead:
-            self._detach(lambda session: session.close_from_client())
+            self._detach(lambda session: session.close_from_client(via=self))
         self._wake()
         return True
 
@@ -280,7 +280,7 @@ class FakeClientWebSocket:
     def _drop(self) -> None:
         """The link died without a close handshake (its session was closed): a reliable connection waits."""
         if self._finish(_End(None, None)):
-            self._detach(lambda session: session.drop())
+            self._detach(lambda session: session.drop(via=self))
 
     def _finish(self, end: _End) -> bool:
         """Queue the end of the stream after what was written; False if the stream had already ended."""
@@ -294,11 +294,8 @@ class FakeClientWebSocket:
 
     def _detach(self, action: Callable[[ClientSession], None]) -> None:
         session = self.service_session
-        if session is None:
-            return
-        with session.lock:
-            if session.link is self:
-                action(session)
+        if session is not None:
+            action(session)  # the session checks the link under its lock, and calls the app with no lock held
 
     def _check_writable(self) -> None:
         if self._dead or self._closed:
@@ -310,7 +307,7 @@ class FakeClientWebSocket:
     def _send(self, frame: str | bytes) -> None:
         self._check_writable()
         if self.service_session is not None:
-            self.service_session.receive(frame)
+            self.service_session.receive(frame, via=self)
 
     def _wake(self) -> None:
         """Wake ``receive()``; from another thread through the loop, never running SDK code here."""

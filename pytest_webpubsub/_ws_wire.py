@@ -119,7 +119,7 @@ class WireServer:
 
     def lost(self) -> None:
         """The client's side of the stream went away without a close handshake (an abort, a dropped link)."""
-        self._own_session(lambda session: session.drop())
+        self._own_session(lambda session: session.drop(via=self))
         self._finish()
 
     def stop(self) -> None:
@@ -223,7 +223,7 @@ class WireServer:
             return  # after our close, data frames are discarded (RFC 6455 §5.5.1)
         session = self.session
         if session is not None:
-            session.receive(frame)
+            session.receive(frame, via=self)
 
     def _closed(self, event: CloseConnection) -> None:
         """A close frame from the client, or wsproto reporting a protocol error as a close it wants sent."""
@@ -237,7 +237,7 @@ class WireServer:
                     reason = _FAILURE_REASONS.get(event.code, "Invalid WebSocket frame.")
                     self._close(event.code, reason)
         if state == "open":
-            self._own_session(lambda session: session.close_from_client())
+            self._own_session(lambda session: session.close_from_client(via=self))
         self._finish()
 
     def _close(self, code: int, reason: Optional[str]) -> None:
@@ -258,11 +258,8 @@ class WireServer:
     def _own_session(self, action: Callable[[ClientSession], None]) -> None:
         """Run ``action`` only while this stream is the session's link (never on a recovered successor)."""
         session = self.session
-        if session is None:
-            return
-        with session.lock:
-            if session.link is self and session.is_open:
-                action(session)
+        if session is not None:
+            action(session)  # the session checks the link under its lock, and calls the app with no lock held
 
 
 class _Close(NamedTuple):

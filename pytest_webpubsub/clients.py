@@ -171,8 +171,8 @@ class FakeClientConnection:
     # -- Link: called by the session -----------------------------------------------------------------------
 
     def write(self, item: Outbound) -> None:
-        with self._lock:
-            self._written.append(item)
+        # No lock to append: list.append is atomic, and readers render a snapshot of the list under their lock.
+        self._written.append(item)
         if item.delivery is not None:
             if item.sequence_id is not None and self._auto_ack and self._session is not None:
                 self._session.receive(_protocol.sequence_ack_frame(item.sequence_id))

@@ -23,10 +23,13 @@ _INI_OPTIONS = {
     "connection_string_env": "environment variable set to the fake's connection string for the whole session",
     "hub_env": "environment variable set to the hub name for the whole session",
     "reverse_proxy_endpoint": "URL of an API gateway in front of the resource, routed to the fake too",
+    "upstream_timeout": "seconds an event handler may take to answer (default: 10)",
+    "fail_on_upstream_errors": "fail a test during which an event handler call failed (default: true)",
 }
 MARKER = (
     "webpubsub(endpoint=..., access_key=..., hub='hub', connection_string_env=None, hub_env=None, "
-    "reverse_proxy_endpoint=None, fail_on_unowned_hosts=True, clock=time.time, id_seed=...): configure the "
+    "reverse_proxy_endpoint=None, fail_on_unowned_hosts=True, upstream_timeout=10.0, fail_on_upstream_errors=True, "
+    "clock=time.time, id_seed=...): configure the "
     "webpubsub fixture for this test; the closest marker wins. See the README's 'Configuration' section."
 )
 
@@ -79,7 +82,24 @@ def _export_session_environment(config: pytest.Config) -> None:
 def ini_options(config: pytest.Config) -> Options:
     """The project's defaults: ini keys over the package defaults."""
     values = {name: config.getini(f"webpubsub_{name}") for name in _INI_OPTIONS}
-    return Options().merged({name: value for name, value in values.items() if value not in (None, "")})
+    chosen = {name: value for name, value in values.items() if value not in (None, "")}
+    if "upstream_timeout" in chosen:
+        try:
+            chosen["upstream_timeout"] = float(chosen["upstream_timeout"])
+        except ValueError:
+            raise ValueError(f"upstream_timeout={chosen['upstream_timeout']!r} must be a number of seconds") from None
+    if "fail_on_upstream_errors" in chosen:
+        chosen["fail_on_upstream_errors"] = _ini_bool("fail_on_upstream_errors", chosen["fail_on_upstream_errors"])
+    return Options().merged(chosen)
+
+
+def _ini_bool(name: str, value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"{name}={value!r} must be true or false")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -131,6 +151,12 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
             patch.delenv(name, raising=False)
         with fake:
             yield fake
+    upstream_failures = fake._upstream.error_report(
+        hint="If these failures are what the test checks, mark it "
+        "@pytest.mark.webpubsub(fail_on_upstream_errors=False) and read webpubsub.upstream_calls."
+    )
+    if upstream_failures is not None and fake.options.fail_on_upstream_errors:
+        pytest.fail(upstream_failures, pytrace=False)
     refused = HOSTS.refused[refused_before:]
     if refused and fake.options.fail_on_unowned_hosts:
         hosts = ", ".join(sorted(set(refused)))

@@ -18,12 +18,13 @@ from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Any, Callable, Optional
 from urllib.parse import urlencode
 
-from azure.core.exceptions import HttpResponseError, ServiceRequestError
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.transport import AsyncHttpTransport, HttpTransport
 from azure.core.rest import AsyncHttpResponse, HttpResponse
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.utils import case_insensitive_dict
 
+from ._faults import InjectedFailure
 from ._hosts import HOSTS, Seam
 from ._rest.http import FakeRequest, FakeResponse
 
@@ -53,6 +54,15 @@ def _body(request: Any) -> bytes:
         content.seek(position)
         return data if isinstance(data, bytes) else str(data).encode("utf-8")
     return b"".join(content)
+
+
+def answer(handler: Handler, request: Any) -> FakeResponse:
+    """The fake's answer to an azure-core request; an injected failure raised as azure-core raises it."""
+    try:
+        return handler(to_fake_request(request))
+    except InjectedFailure as failure:
+        error = ServiceRequestError if failure.kind == "connection" else ServiceResponseError
+        raise error(str(failure)) from None
 
 
 def to_fake_request(request: Any) -> FakeRequest:
@@ -211,7 +221,7 @@ class FakeTransport(HttpTransport):  # type: ignore[type-arg]
 
     def send(self, request: Any, **kwargs: Any) -> FakeHttpResponse:
         _check_kwargs(kwargs)
-        return FakeHttpResponse(request, self._handler(to_fake_request(request)))
+        return FakeHttpResponse(request, answer(self._handler, request))
 
 
 class AsyncFakeTransport(AsyncHttpTransport):  # type: ignore[type-arg]
@@ -238,7 +248,7 @@ class AsyncFakeTransport(AsyncHttpTransport):  # type: ignore[type-arg]
 
     async def send(self, request: Any, **kwargs: Any) -> AsyncFakeHttpResponse:
         _check_kwargs(kwargs)
-        return AsyncFakeHttpResponse(request, self._handler(to_fake_request(request)))
+        return AsyncFakeHttpResponse(request, answer(self._handler, request))
 
 
 # -- the seams ------------------------------------------------------------------------------------------
@@ -304,7 +314,7 @@ class RequestsTransportSeam(_AzureCoreSeam):
                 return send(transport, request, **kwargs)
             transport.open()
             _check_kwargs(kwargs)
-            return FakeHttpResponse(request, handler(to_fake_request(request)))
+            return FakeHttpResponse(request, answer(handler, request))
 
         def fake_sleep(transport: Any, duration: float) -> None:
             if not getattr(transport, "_webpubsub_fake_answered", False):
@@ -328,7 +338,7 @@ class AioHttpTransportSeam(_AzureCoreSeam):
                 return await send(transport, request, **kwargs)
             await transport.open()
             _check_kwargs(kwargs)
-            return AsyncFakeHttpResponse(request, handler(to_fake_request(request)))
+            return AsyncFakeHttpResponse(request, answer(handler, request))
 
         async def fake_sleep(transport: Any, duration: float) -> None:
             if not getattr(transport, "_webpubsub_fake_answered", False):

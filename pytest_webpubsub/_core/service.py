@@ -153,13 +153,17 @@ class WebPubSubService:
         groups: Iterable[str] = (),
         roles: Iterable[str] = (),
         protocol: str | None = None,
+        connection_id: str | None = None,
     ) -> Connection:
-        """Accept a new connection, join its initial groups and tell the listeners."""
+        """Accept a new connection, join its initial groups and tell the listeners.
+
+        ``connection_id`` is one :meth:`new_connection_id` allocated before (default: a new one).
+        """
         state = self.hub(hub)
         initial_groups = [names.check_group(group) for group in groups]
         connection = Connection(
             hub=state.name,
-            connection_id=self._ids(),
+            connection_id=connection_id or self._ids(),
             user_id=user_id or None,
             protocol=protocol,
             endpoint=endpoint,
@@ -173,6 +177,10 @@ class WebPubSubService:
         for listener in self._listeners:
             listener.on_open(connection)
         return connection
+
+    def new_connection_id(self) -> str:
+        """Allocate the id of a connection about to open (the ``connect`` event carries it before it opens)."""
+        return self._ids()
 
     def close_connection(self, hub: str, connection_id: str, *, reason: str | None = None) -> None:
         """Close one connection; unknown ids are ignored, as the service does (204)."""

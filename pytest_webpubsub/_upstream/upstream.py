@@ -235,6 +235,16 @@ class Upstream:
         finally:
             self._caller.close()
 
+    def renewed(self) -> Upstream:
+        """A fresh upstream for a reset fake: the same handlers (not validated again: they are configuration)
+        and timeout, no calls and no connection state. Failed calls are carried over, so that they still fail
+        the test at teardown."""
+        fresh = Upstream(host=self.host, access_keys=self.access_keys, clock=self._clock, timeout=self.timeout)
+        with self._lock:
+            fresh._handlers = list(self._handlers)
+            fresh.errors = list(self.errors)
+        return fresh
+
     def error_report(self, hint: str = "") -> str | None:
         """A failure message naming every call in ``errors`` with its error and traceback; None when none failed.
 

@@ -14,7 +14,7 @@ webpubsub_hub_env = WPS_INI_HUB
 
 VALID_OPTIONS = (
     "endpoint, access_key, hub, connection_string_env, hub_env, reverse_proxy_endpoint, fail_on_unowned_hosts, "
-    "clock, id_seed"
+    "upstream_timeout, fail_on_upstream_errors, clock, id_seed"
 )
 
 

@@ -49,7 +49,7 @@ def test_a_handler_calls_the_service_back_with_the_sync_sdk_from_other_threads(w
         worker.join(10)
 
     script = Script(key=webpubsub.access_key, hook=hook)
-    webpubsub.add_event_handler(URL, flask_app(script), hub="chat")
+    webpubsub.add_event_handler(URL, flask_app(script), hub="chat", system_events=())  # the hook connects too
     alice = ConnectionInfo("chat", "conn-1", "alice")
 
     assert webpubsub._upstream.user_event(alice, "message", Message(b"hello all", "text")).ok
