@@ -21,6 +21,7 @@ from ._core.log import DeliveryLog, LifecycleEvent
 from ._core.model import Delivery
 from ._core.service import Connection, ServiceListener, WebPubSubService
 from ._core.snapshot import HubSnapshot
+from ._faults import FAILURE_KINDS, FailureKind
 from ._gateway import Gateway, RecoveryFailed
 from ._hosts import HOSTS, Owner, normalise_host
 from ._options import Options
@@ -58,7 +59,7 @@ class FakeWebPubSub(DeliveryAssertions):
 
         ``upstream``: the event handlers to keep (a reset passes a renewed one); default: none yet.
         """
-        self._log = DeliveryLog()
+        self._log = DeliveryLog(max_deliveries=self.options.max_deliveries)
         self._service = WebPubSubService(ids=CountingIds(self.options.id_seed))
         self._upstream = upstream or Upstream(
             host=self.host,
@@ -77,7 +78,11 @@ class FakeWebPubSub(DeliveryAssertions):
         self._service.add_listener(self._log)
         self._service.add_listener(self._gateway)
         self._rest = RestDispatcher(
-            self._service, endpoint=self.endpoint, keys=[self.access_key], clock=self.options.clock
+            self._service,
+            endpoint=self.endpoint,
+            keys=[self.access_key],
+            clock=self.options.clock,
+            max_calls=self.options.max_rest_calls,
         )
         self._clients: list[FakeClientConnection] = []
 
@@ -206,16 +211,35 @@ class FakeWebPubSub(DeliveryAssertions):
 
     @property
     def rest_calls(self) -> list[RestCall]:
-        """Every REST call answered so far, in order, refused ones included."""
+        """Every REST call answered so far, in order, refused ones included (the most recent ``max_rest_calls``
+        when that option bounds them)."""
         return list(self._rest.calls)
 
-    def inject_fault(
-        self, status: int, *, times: int = 1, operation: str | None = None, retry_after: float | None = None
-    ) -> None:
-        """Answer the next ``times`` REST calls (of ``operation``, an SDK method name, or any) with ``status``.
+    @property
+    def rest_call_count(self) -> int:
+        """Every REST call since the start, those no longer kept included."""
+        return self._rest.call_count
 
-        Use it to exercise azure-core's retries: ``inject_fault(503, times=2)`` makes the next two calls fail
-        and the third reach the fake. Back-off sleeps after a fake's answer are skipped.
+    def inject_fault(
+        self,
+        status: int | None = None,
+        *,
+        error: FailureKind | None = None,
+        times: int = 1,
+        operation: str | None = None,
+        target: str | FakeClientConnection | None = None,
+        delay: float = 0.0,
+        retry_after: float | None = None,
+    ) -> None:
+        """Make the next ``times`` REST calls fail: answered with ``status`` (400-599), or, with ``error``, not
+        answered at all: ``"connection"`` (azure-core's ``ServiceRequestError``, httpx's ``ConnectError``) or
+        ``"timeout"`` (``ServiceResponseError``, ``httpx.ReadTimeout``). The SDK's real retry policy is what the
+        application experiences; back-off sleeps after a fake's answer are skipped.
+
+        ``operation`` (an SDK method name) and ``target`` (a group, a user id or a connection the call names) narrow
+        which calls fail; ``delay`` seconds pass on the fake's clock before the call fails (nothing waits).
+        ``retry_after`` sets the answer's ``Retry-After``. Faults no call consumed fail the test at teardown (the
+        ``fail_on_unused_faults`` option), and injected failures are listed in assertion failure messages.
         """
         if operation is not None:
             from ._rest.routes import ROUTES
@@ -223,9 +247,26 @@ class FakeWebPubSub(DeliveryAssertions):
             known = [route.name for route in ROUTES]
             if operation not in known:
                 raise ValueError(f"operation={operation!r} is not a REST operation; expected one of {', '.join(known)}")
-        if times < 1 or not 400 <= status <= 599:
-            raise ValueError(f"inject_fault needs an error status (400-599) and times >= 1, got {status=}, {times=}")
-        self._rest.faults.append(Fault(status, times, operation, retry_after))
+        if (status is None) == (error is None):
+            raise ValueError("inject_fault needs exactly one of status=<400-599> or error='connection'/'timeout'")
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
+            raise ValueError(f"inject_fault needs an error status (400-599), got {status=}")
+        if error is not None and error not in FAILURE_KINDS:
+            raise ValueError(f"error={error!r} must be one of {', '.join(FAILURE_KINDS)}")
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError(f"times={times!r} must be a whole number >= 1")
+        if not (isinstance(delay, (int, float)) and 0 <= delay < float("inf")):
+            raise ValueError(f"delay={delay!r} must be a finite number of seconds >= 0")
+        if target is not None and not isinstance(target, str):
+            target = target.connection_id
+        self._rest.faults.append(
+            Fault(status, times, operation, retry_after, failure=error, target=target, delay=float(delay))
+        )
+
+    @property
+    def pending_faults(self) -> list[str]:
+        """The injected faults no call has consumed yet, described (``"503 x2 on send_to_all"``)."""
+        return [fault.describe() for fault in self._rest.faults]
 
     def service_client(self, hub: str | None = None, *, aio: bool = False, **kwargs: Any) -> Any:
         """An official ``WebPubSubServiceClient`` (``aio=True``: the async one) for this fake's connection string."""
@@ -309,8 +350,21 @@ class FakeWebPubSub(DeliveryAssertions):
 
     @property
     def deliveries(self) -> tuple[Delivery, ...]:
-        """Every data message delivered to any connection, in delivery order."""
+        """Every data message delivered to any connection, in delivery order (the most recent ``max_deliveries``
+        when that option bounds them)."""
         return self._log.deliveries
+
+    @property
+    def delivery_count(self) -> int:
+        """Every delivery since the start, those no longer kept included."""
+        return self._log.delivery_count
+
+    def clear_records(self) -> None:
+        """Forget the recorded deliveries, lifecycle events and REST calls (the counts keep counting): for long
+        runs, between the phases a test checks. Simulated clients keep what they received."""
+        with self._lock:
+            self._log.clear()
+            self._rest.clear_calls()
 
     @property
     def lifecycle(self) -> tuple[LifecycleEvent, ...]:

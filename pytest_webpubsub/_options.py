@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from ._core.clock import FakeClock
@@ -35,6 +35,11 @@ class Options:
     * ``fail_on_upstream_errors``: the fixture fails a test during which an event handler call failed (an
       exception escaped the app, or it did not answer in time), even when the service's answer was what the test
       expected (turn it off for tests of those failures themselves).
+    * ``fail_on_unused_faults``: the fixture fails a test that ends with injected faults no call consumed (a
+      fault the test expected to hit, but nothing reached it).
+    * ``max_deliveries`` / ``max_rest_calls``: keep only the most recent deliveries / REST calls for assertions
+      (None: all of them); the counts ``delivery_count`` / ``rest_call_count`` still count every one. For long
+      property-based runs, together with ``clear_records()``.
     * ``clock``: the fake's one clock (POSIX seconds): token expiry, minted tokens and the reliable recovery
       window read it. Any callable is wrapped in a :class:`FakeClock` (its source), so ``clock.advance()`` and
       ``FakeWebPubSub.advance()`` work whatever was given; the default reads ``time.time()`` at every call.
@@ -50,6 +55,9 @@ class Options:
     fail_on_unowned_hosts: bool = True
     upstream_timeout: float = 10.0
     fail_on_upstream_errors: bool = True
+    fail_on_unused_faults: bool = True
+    max_deliveries: Optional[int] = None
+    max_rest_calls: Optional[int] = None
     clock: Callable[[], float] = field(default_factory=FakeClock)
     id_seed: str = "pytest-webpubsub"
 
@@ -75,8 +83,13 @@ class Options:
             0 < self.upstream_timeout < float("inf")
         ):
             raise ValueError(f"upstream_timeout={self.upstream_timeout!r} must be a positive number of seconds")
-        if not isinstance(self.fail_on_upstream_errors, bool):
-            raise ValueError(f"fail_on_upstream_errors={self.fail_on_upstream_errors!r} must be True or False")
+        for flag in ("fail_on_upstream_errors", "fail_on_unused_faults", "fail_on_unowned_hosts"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag}={getattr(self, flag)!r} must be True or False")
+        for bound in ("max_deliveries", "max_rest_calls"):
+            value = getattr(self, bound)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{bound}={value!r} must be None or a whole number >= 0")
         for name in ("connection_string_env", "hub_env"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

@@ -125,10 +125,10 @@ def _describe_send(call: RestCall, reached: int | None) -> str:
     from ._rest.routes import resolve
 
     request = call.request
-    answer = f"-> {call.status_code}"
+    answer = "-> no answer" if call.status_code is None else f"-> {call.status_code}"
     if call.error:
         answer += f" ({call.error.splitlines()[0]})"
-    elif 200 <= call.status_code < 300 and reached is not None:
+    elif call.status_code is not None and 200 <= call.status_code < 300 and reached is not None:
         answer += f", reached {reached} connection{'' if reached == 1 else 's'}"
     if call.operation is None:
         return f"{request.method} {request.url} {answer}"

@@ -29,7 +29,8 @@ _INI_OPTIONS = {
 MARKER = (
     "webpubsub(endpoint=..., access_key=..., hub='hub', connection_string_env=None, hub_env=None, "
     "reverse_proxy_endpoint=None, fail_on_unowned_hosts=True, upstream_timeout=10.0, fail_on_upstream_errors=True, "
-    "clock=time.time, id_seed=...): configure the "
+    "fail_on_unused_faults=True, max_deliveries=None, max_rest_calls=None, clock=FakeClock(), id_seed=...): "
+    "configure the "
     "webpubsub fixture for this test; the closest marker wins. See the README's 'Configuration' section."
 )
 
@@ -157,6 +158,14 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     )
     if upstream_failures is not None and fake.options.fail_on_upstream_errors:
         pytest.fail(upstream_failures, pytrace=False)
+    if fake.pending_faults and fake.options.fail_on_unused_faults:
+        pytest.fail(
+            "pytest-webpubsub: injected faults that no REST call consumed: "
+            + "; ".join(fake.pending_faults)
+            + ". The code under test never made the call the fault was for (check operation= and target=); if that "
+            "is what the test checks, mark it @pytest.mark.webpubsub(fail_on_unused_faults=False).",
+            pytrace=False,
+        )
     refused = HOSTS.refused[refused_before:]
     if refused and fake.options.fail_on_unowned_hosts:
         hosts = ", ".join(sorted(set(refused)))

@@ -27,6 +27,7 @@ from .._core.errors import (
     WebPubSubError,
 )
 from .._core.service import WebPubSubService
+from .._faults import FailureKind, InjectedFailure
 from .handlers import JSON_CONTENT_TYPE, RestContext
 from .http import FakeRequest, FakeResponse
 from .routes import LATEST_API_VERSION, ROUTES, SUPPORTED_API_VERSIONS, Route, resolve
@@ -54,34 +55,57 @@ class RestCall:
 
     operation: str | None
     request: FakeRequest
-    response: FakeResponse
+    response: FakeResponse | None
+    """The answer; None when an injected connection failure or timeout left the call without one."""
     error: str | None = None
 
     @property
-    def status_code(self) -> int:
-        """The status of the answer."""
-        return self.response.status_code
+    def status_code(self) -> int | None:
+        """The status of the answer (None: no answer, see ``error``)."""
+        return None if self.response is None else self.response.status_code
 
     def __str__(self) -> str:
         reason = f" ({self.error})" if self.error else ""
-        return f"{self.request.method} {self.request.url} -> {self.status_code}{reason}"
+        answer = "no answer" if self.status_code is None else str(self.status_code)
+        return f"{self.request.method} {self.request.url} -> {answer}{reason}"
 
 
 @dataclass
 class Fault:
-    """An injected failure: answer the next ``times`` calls of ``operation`` (any when None) with ``status``."""
+    """An injected failure of the next ``times`` calls of ``operation`` (any when None) about ``target`` (a group,
+    user or connection id the call names; any when None): answered with ``status``, or, with ``failure``, not
+    answered at all (a connection failure or a timeout, raised by the seam in its library's terms). ``delay``
+    seconds pass on the fake's clock before the call fails (nothing waits)."""
 
-    status: int
+    status: int | None
     times: int = 1
     operation: str | None = None
     retry_after: float | None = None
+    failure: FailureKind | None = None
+    target: str | None = None
+    delay: float = 0.0
+
+    def matches(self, operation: str, params: dict[str, str]) -> bool:
+        """Whether this fault applies to a call of ``operation`` with these path parameters."""
+        if self.operation not in (None, operation):
+            return False
+        return self.target is None or self.target in (
+            params.get("group"), params.get("userId"), params.get("connectionId")
+        )
+
+    def describe(self) -> str:
+        """``503 x2 on send_to_group about 'room'``: for failure messages."""
+        kind = f"{self.failure} failure" if self.failure else str(self.status)
+        where = f" on {self.operation}" if self.operation else ""
+        about = f" about {self.target!r}" if self.target else ""
+        return f"{kind} x{self.times}{where}{about}"
 
     def response(self) -> FakeResponse:
         """The answer of the faulted call: empty, with ``Retry-After`` when set."""
         headers = {"Content-Length": "0"}
         if self.retry_after is not None:
             headers["Retry-After"] = f"{self.retry_after:g}"
-        return FakeResponse(self.status, headers)
+        return FakeResponse(self.status or 500, headers)
 
 
 class RestDispatcher:
@@ -117,17 +141,26 @@ class RestDispatcher:
         self.calls.clear()
 
     def dispatch(self, request: FakeRequest) -> FakeResponse:
-        """Answer one request as the service would, and record it in :attr:`calls`; never raises."""
+        """Answer one request as the service would, and record it in :attr:`calls`.
+
+        Raises only :class:`InjectedFailure`, for a call an injected connection failure or timeout leaves without
+        an answer (recorded first); the seam turns it into its library's exception.
+        """
         route: Route | None = None
         error: str | None = None
+        failure: InjectedFailure | None = None
+        response: FakeResponse | None
         try:
             resolution = resolve(request.method, request.parts.path)
             route = resolution.route
             if route is None:
                 response, error = self._no_route(request, resolution.allowed_methods)
             else:
-                fault = self._take_fault(route.name)
-                if fault is not None:
+                fault = self._take_fault(route.name, resolution.params)
+                if fault is not None and fault.failure is not None:
+                    failure = InjectedFailure(fault.failure, route.name)
+                    response, error = None, f"injected fault: {fault.failure} failure"
+                elif fault is not None:
                     response, error = fault.response(), f"injected fault {fault.status}"
                 else:
                     try:
@@ -136,11 +169,16 @@ class RestDispatcher:
                         response, error = FakeResponse(401), refused.message
                     except WebPubSubError as refused:
                         response, error = self._error(request, refused), refused.message
-                response = _with_headers(response, HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS)
+                if response is not None:
+                    response = _with_headers(response, HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS)
         except Exception:  # a bug in the fake: the caller gets the service's 500, the test the traceback
+            failure = None
             response, error = self._internal_error(request), traceback.format_exc()
         self.calls.append(RestCall(route.name if route else None, request, response, error))
         self.call_count += 1
+        if failure is not None:
+            raise failure
+        assert response is not None  # only an injected failure leaves a call without an answer
         return response
 
     def _handle(self, route: Route, params: dict[str, str], request: FakeRequest) -> FakeResponse:
@@ -164,12 +202,16 @@ class RestDispatcher:
         assert route.handler is not None  # every route in the table is declared by its handler
         return route.handler(context)
 
-    def _take_fault(self, operation: str) -> Fault | None:
+    def _take_fault(self, operation: str, params: dict[str, str]) -> Fault | None:
         for fault in self.faults:
-            if fault.operation in (None, operation):
+            if fault.matches(operation, params):
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)
+                if fault.delay:
+                    advance = getattr(self._clock, "advance", None)
+                    if advance is not None:
+                        advance(fault.delay)
                 return fault
         return None
 

@@ -14,7 +14,7 @@ webpubsub_hub_env = WPS_INI_HUB
 
 VALID_OPTIONS = (
     "endpoint, access_key, hub, connection_string_env, hub_env, reverse_proxy_endpoint, fail_on_unowned_hosts, "
-    "upstream_timeout, fail_on_upstream_errors, clock, id_seed"
+    "upstream_timeout, fail_on_upstream_errors, fail_on_unused_faults, max_deliveries, max_rest_calls, clock, id_seed"
 )
 
 

@@ -9,11 +9,13 @@ from pytest_webpubsub import FakeWebPubSub
 IN_ORDER = ("-p", "no:randomly")
 
 GIVEN_WITH_FIXTURE = """
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 EXAMPLES = []
 
 
+@pytest.mark.webpubsub(fail_on_unused_faults=False)  # each example leaves a fault behind on purpose
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(users=st.lists(st.sampled_from(["ann", "bob", "cy"]), max_size=4), text=st.text(min_size=2, max_size=8))
 def test_group_send(webpubsub, users, text):

@@ -67,7 +67,7 @@ async def test_429_without_retry_after_on_a_post_is_not_retried(sdk: Sdk, webpub
 
 async def test_exhausted_retries_raise_the_last_error(sdk: Sdk, webpubsub: FakeWebPubSub) -> None:
     alice = webpubsub.connect(HUB, user_id="alice")
-    webpubsub.inject_fault(503, times=10)
+    webpubsub.inject_fault(503, times=4)  # the first try and azure-core's 3 retries consume them all
 
     started = time.monotonic()
     with pytest.raises(HttpResponseError) as raised:
