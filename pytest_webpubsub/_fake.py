@@ -263,10 +263,32 @@ class FakeWebPubSub(DeliveryAssertions):
             Fault(status, times, operation, retry_after, failure=error, target=target, delay=float(delay))
         )
 
+    def inject_upstream_fault(
+        self, event: str = "*", *, status: int | None = 500, error: FailureKind | None = None, times: int = 1
+    ) -> None:
+        """Make the next ``times`` calls of the app's event handler for ``event`` (``"connect"``, ``"message"``,
+        any user or system event; ``"*"``: any) fail without reaching the app: answered with ``status`` (the
+        service acts on it as on the app's answer: a refused ``connect``, an ``InternalServerError`` ack), or, with
+        ``error="timeout"``, not answered in time. Recorded in ``upstream_calls``; not an app error (the test asked
+        for it), so ``fail_on_upstream_errors`` ignores it."""
+        if error is not None:
+            if error != "timeout":
+                raise ValueError(f"error={error!r}: an event handler call can only time out (error='timeout')")
+            status = None
+        elif status is None or isinstance(status, bool) or not isinstance(status, int) or not 300 <= status <= 599:
+            raise ValueError(f"status={status!r} must be a failing HTTP status (300-599), or pass error='timeout'")
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError(f"times={times!r} must be a whole number >= 1")
+        if not isinstance(event, str) or not event:
+            raise ValueError(f"event={event!r} must be an event name or '*'")
+        self._upstream.inject_fault(event, status=status, times=times)
+
     @property
     def pending_faults(self) -> list[str]:
         """The injected faults no call has consumed yet, described (``"503 x2 on send_to_all"``)."""
-        return [fault.describe() for fault in self._rest.faults]
+        return [fault.describe() for fault in self._rest.faults] + [
+            fault.describe() for fault in self._upstream.faults
+        ]
 
     def service_client(self, hub: str | None = None, *, aio: bool = False, **kwargs: Any) -> Any:
         """An official ``WebPubSubServiceClient`` (``aio=True``: the async one) for this fake's connection string."""

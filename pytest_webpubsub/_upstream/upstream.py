@@ -73,6 +73,20 @@ def _system_events(events: Iterable[str] | str) -> tuple[str, ...]:
     return chosen
 
 
+@dataclass
+class UpstreamFault:
+    """The next ``times`` calls of ``event`` (``*``: any) fail without reaching the app: ``status``, or a timeout."""
+
+    event: str
+    status: Optional[int]
+    times: int
+
+    def describe(self) -> str:
+        """``upstream message: 500 x1``: for failure messages."""
+        kind = "timeout" if self.status is None else str(self.status)
+        return f"upstream {self.event}: {kind} x{self.times}"
+
+
 class Upstream:
     """The event handlers of one fake and every call made to them.
 
@@ -97,6 +111,8 @@ class Upstream:
         self._draining = False
         self.calls: list[UpstreamCall] = []
         self.errors: list[UpstreamCall] = []
+        self.faults: list[UpstreamFault] = []
+        """Injected failures not consumed yet (``FakeWebPubSub.inject_upstream_fault``)."""
 
     @property
     def timeout(self) -> float:
@@ -349,12 +365,20 @@ class Upstream:
     ) -> UpstreamCall:
         response: UpstreamResponse | None = None
         error: str | None = None
-        try:
-            response = self._caller.call(handler.app, handler.app_kind, request)
-        except UpstreamTimeout as timeout:
-            error = f"UpstreamTimeout: {request.method} {request.url}: {timeout}"
-        except Exception:
-            error = traceback.format_exc()
+        fault = self._take_fault(event)
+        injected = fault is not None
+        if fault is not None:  # the app is not called: the test made this call fail
+            if fault.status is None:
+                error = f"injected fault: {request.method} {request.url} timed out"
+            else:
+                response = UpstreamResponse(fault.status)
+        else:
+            try:
+                response = self._caller.call(handler.app, handler.app_kind, request)
+            except UpstreamTimeout as timeout:
+                error = f"UpstreamTimeout: {request.method} {request.url}: {timeout}"
+            except Exception:
+                error = traceback.format_exc()
         call = UpstreamCall(
             hub=handler.hub,
             event=event,
@@ -366,9 +390,25 @@ class Upstream:
         )
         with self._lock:
             self.calls.append(call)
-            if error is not None:
+            if error is not None and not injected:  # an injected failure is what the test asked for
                 self.errors.append(call)
         return call
+
+    def inject_fault(self, event: str, *, status: int | None, times: int) -> None:
+        """Make the next ``times`` calls of ``event`` (case-insensitive; ``*`` any) fail without calling the app:
+        answered with ``status``, or, with None, timed out."""
+        with self._lock:
+            self.faults.append(UpstreamFault(event.lower(), status, times))
+
+    def _take_fault(self, event: str) -> UpstreamFault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.event in ("*", event.lower()):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
 
     def _keep_state(self, connection_id: str, response: UpstreamResponse | None) -> None:
         if response is None or not 200 <= response.status <= 299 or STATE_HEADER not in response.headers:
