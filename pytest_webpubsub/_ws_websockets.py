@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional, Union
@@ -472,26 +473,72 @@ class WebsocketsSeam(Seam):
         """The fake is stopping: its connections still open get ``disconnected`` and a 1001 close."""
         self.sockets.stop(host)
 
+    def refuse_unsupported(self, url: str) -> None:
+        """On websockets < 16 (no in-memory seam): fail at once for a fake's or an Azure host, never the network."""
+        if HOSTS.owner(url) is not None:
+            raise HostNotFaked(
+                socket.EAI_NONAME,
+                f"pytest-webpubsub routes websockets >= 16 to the fake in memory; websockets {_VERSION} is installed "
+                "(Python 3.9 cannot install 16): upgrade it, or connect with websocket-client or aiohttp",
+            )
+        refusal = HOSTS.refuse(url, self.hint)
+        if refusal is not None:
+            raise HostNotFaked(socket.EAI_NONAME, refusal)
+
     def install(self) -> None:
         self._originals = {}
-        connect_class = asyncio_client.connect
+        connect_class: Any = asyncio_client.connect
         if hasattr(connect_class, "open_tcp_connection"):
             self._originals["asyncio"] = connect_class.open_tcp_connection
-            connect_class.open_tcp_connection = _patched_open_tcp_connection  # type: ignore[method-assign]
+            connect_class.open_tcp_connection = _patched_open_tcp_connection
+        elif hasattr(connect_class, "create_connection"):  # websockets 14-15: guard only
+            self._originals["asyncio-guard"] = connect_class.create_connection
+            connect_class.create_connection = _guarded_create_connection
         reconnect_class = getattr(sync_client, "reconnect", None)
         if reconnect_class is not None and hasattr(reconnect_class, "open_connection"):
             self._originals["sync"] = reconnect_class.open_connection
             reconnect_class.open_connection = _patched_open_connection
+        else:  # websockets 14-15: the sync client opens its socket through its module's `socket`
+            self._originals["sync-guard"] = _SYNC_CLIENT.socket
+            _SYNC_CLIENT.socket = _GuardedSocketModule(socket)
 
     def uninstall(self) -> None:
+        connect_class: Any = asyncio_client.connect
         if "asyncio" in self._originals:
-            asyncio_client.connect.open_tcp_connection = self._originals["asyncio"]  # type: ignore[method-assign]
+            connect_class.open_tcp_connection = self._originals["asyncio"]
+        if "asyncio-guard" in self._originals:
+            connect_class.create_connection = self._originals["asyncio-guard"]
         if "sync" in self._originals:
-            sync_client.reconnect.open_connection = self._originals["sync"]  # type: ignore[method-assign]
+            _SYNC_CLIENT.reconnect.open_connection = self._originals["sync"]
+        if "sync-guard" in self._originals:
+            _SYNC_CLIENT.socket = self._originals["sync-guard"]
         self._originals = {}
 
 
 SEAM = WebsocketsSeam()
+_SYNC_CLIENT: Any = sync_client  # patched by name: its attributes differ between websockets versions
+_VERSION = getattr(__import__("websockets"), "__version__", "?")
+
+
+async def _guarded_create_connection(self: Any) -> Any:
+    SEAM.refuse_unsupported(self.uri)
+    return await SEAM._originals["asyncio-guard"](self)
+
+
+class _GuardedSocketModule(types.ModuleType):
+    """``socket`` for websockets < 16's sync client: ``create_connection`` refuses a fake's or an Azure host."""
+
+    def __init__(self, real: types.ModuleType) -> None:
+        super().__init__(real.__name__, real.__doc__)
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def create_connection(self, address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        host, port = address[0], address[1]
+        SEAM.refuse_unsupported(f"{'wss' if port == 443 else 'ws'}://{host}:{port}")
+        return self._real.create_connection(address, *args, **kwargs)
 
 
 async def _patched_open_tcp_connection(self: Any) -> Any:

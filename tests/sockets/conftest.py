@@ -9,9 +9,25 @@ import pytest
 
 from pytest_webpubsub import FakeWebPubSub
 
-from .drivers import HUB, Aiohttp, Driver, LoopThread, WebsocketApp, WebsocketClient, WebsocketsAsync, WebsocketsSync
+from .drivers import (
+    HUB,
+    Aiohttp,
+    Driver,
+    LoopThread,
+    WebsocketApp,
+    WebsocketClient,
+    WebsocketsAsync,
+    WebsocketsSync,
+    needs_websockets_16,
+)
 
-DRIVERS = ["websockets-asyncio", "websockets-sync", "websocket-client", "websocket-app", "aiohttp"]
+DRIVERS = [
+    pytest.param("websockets-asyncio", marks=needs_websockets_16),
+    pytest.param("websockets-sync", marks=needs_websockets_16),
+    "websocket-client",
+    "websocket-app",
+    "aiohttp",
+]
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, Optional, TypeVar, Union
 
 import aiohttp
+import pytest
 import websocket
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -365,3 +366,10 @@ class _AiohttpConnection(Connection):
     def close_code(self) -> Optional[int]:
         code: Optional[int] = self.ws.close_code
         return code
+
+
+WEBSOCKETS_MAJOR = int(websockets.__version__.split(".")[0])
+needs_websockets_16 = pytest.mark.skipif(
+    WEBSOCKETS_MAJOR < 16, reason="the in-memory websockets seam needs websockets >= 16 (Python >= 3.10)"
+)
+"""websockets < 16 has no patch point for the in-memory socket; there the seam only refuses (see test_ws_websockets_old)."""

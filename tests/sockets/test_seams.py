@@ -11,6 +11,8 @@ import pytest
 from pytest_webpubsub import FakeWebPubSub
 from pytest_webpubsub._hosts import SEAMS, HostTable, Owner
 
+from .drivers import needs_websockets_16
+
 RAW_SEAMS = {
     "pytest_webpubsub._ws_websocket_client:SEAM": ("websocket",),
     "pytest_webpubsub._ws_websockets:SEAM": ("websockets",),
@@ -43,9 +45,10 @@ def test_the_plugin_import_loads_no_socket_library() -> None:
 @pytest.mark.parametrize(
     "opening",
     [
-        "import websockets.sync.client as c; c.connect(URL, legacy=True)",
+        pytest.param("import websockets.sync.client as c; c.connect(URL, legacy=True)", marks=needs_websockets_16),
         "import websocket; websocket.create_connection(URL)",
-        "import asyncio, websockets; asyncio.run(websockets.connect(URL).connect())",
+        pytest.param("import asyncio, websockets; asyncio.run(websockets.connect(URL).connect())",
+                     marks=needs_websockets_16),
     ],
     ids=["websockets-sync", "websocket-client", "websockets-asyncio"],
 )

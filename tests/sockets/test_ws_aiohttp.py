@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import asyncio
 import json
 import threading
@@ -55,6 +57,10 @@ async def test_awaited_ws_connect_and_async_iteration_until_a_rest_close(
     assert ws.close_code == 1000
 
 
+@pytest.mark.skipif(
+    "decode_text" not in inspect.signature(aiohttp.ClientSession.ws_connect).parameters,
+    reason="aiohttp's ws_connect(decode_text=) is new in aiohttp 3.14",
+)
 async def test_binary_frames_and_decode_text_false(client_url: URL, webpubsub: FakeWebPubSub) -> None:
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(client_url(user_id="ann"), decode_text=False)

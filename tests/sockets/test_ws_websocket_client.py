@@ -122,12 +122,14 @@ def test_web_socket_app_callbacks_and_a_server_close(client_url: URL, webpubsub:
     assert done.wait(TIMEOUT)
     runner.join(TIMEOUT)
     assert not runner.is_alive()
+    # websocket-client hands the peer's close frame to on_close from 1.9.2 on (before: None, None), as with a server
+    closed = ("close", 1000, "bye") if _version(websocket.__version__) >= (1, 9, 2) else ("close", None, None)
     assert events == [
         ("open",),
         ("message", "connected"),
         ("message", "hello"),
         ("message", "disconnected"),
-        ("close", 1000, "bye"),
+        closed,
     ]
 
 
@@ -167,3 +169,7 @@ def test_patches_exist_only_while_a_fake_is_active() -> None:
         assert websocket.WebSocketApp.create_dispatcher is not ORIGINAL_DISPATCHER
     assert websocket._core.connect is ORIGINAL_CONNECT  # type: ignore[attr-defined]
     assert websocket.WebSocketApp.create_dispatcher is ORIGINAL_DISPATCHER
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3] if part.isdigit())

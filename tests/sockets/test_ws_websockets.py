@@ -6,6 +6,10 @@ started, and still reaches the fake because the seam patches where the class doe
 
 from __future__ import annotations
 
+import pytest as _pytest
+
+_pytest.importorskip("websockets", minversion="16", reason="the in-memory websockets seam needs websockets >= 16")
+
 import asyncio
 import json
 import threading
