@@ -17,7 +17,7 @@ def test_the_readme_has_examples() -> None:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{index}" for index in range(len(BLOCKS))])
 def test_readme_example_passes(pytester: pytest.Pytester, block: str) -> None:
-    if "import websockets" in block:
+    if "websockets" in block:
         pytest.importorskip("websockets", minversion="16", reason="the in-memory websockets seam needs websockets >= 16")
     pytester.makepyfile(test_example="import pytest\n\n" + block)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function")

@@ -18,6 +18,7 @@ from .drivers import (
     WebsocketClient,
     WebsocketsAsync,
     WebsocketsSync,
+    needs_app_close_frames,
     needs_websockets_16,
 )
 
@@ -25,7 +26,7 @@ DRIVERS = [
     pytest.param("websockets-asyncio", marks=needs_websockets_16),
     pytest.param("websockets-sync", marks=needs_websockets_16),
     "websocket-client",
-    "websocket-app",
+    pytest.param("websocket-app", marks=needs_app_close_frames),
     "aiohttp",
 ]
 

@@ -373,3 +373,9 @@ needs_websockets_16 = pytest.mark.skipif(
     WEBSOCKETS_MAJOR < 16, reason="the in-memory websockets seam needs websockets >= 16 (Python >= 3.10)"
 )
 """websockets < 16 has no patch point for the in-memory socket; there the seam only refuses (see test_ws_websockets_old)."""
+
+WEBSOCKET_CLIENT_VERSION = tuple(int(part) for part in websocket.__version__.split(".")[:3] if part.isdigit())
+needs_app_close_frames = pytest.mark.skipif(
+    WEBSOCKET_CLIENT_VERSION < (1, 9, 2),
+    reason="websocket-client hands WebSocketApp's on_close the peer's close frame from 1.9.2 on (None, None before)",
+)
