@@ -133,11 +133,13 @@ def test_upgrade_answers_101_with_the_accept_key_and_selected_protocol(peer: Pee
 
     status, *headers = head.splitlines()
     assert status.split(" ")[:2] == ["HTTP/1.1", "101"]  # the reason phrase is optional (wsproto 1.2 sends none)
-    assert [header.replace("WebSocket", "websocket") for header in headers] == [  # wsproto 1.2 says "WebSocket"
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Accept: {accept_key(KEY)}",
-        f"Sec-WebSocket-Protocol: {JSON}",
+    pairs = [tuple(part.strip() for part in header.split(":", 1)) for header in headers]
+    # header names are case-insensitive, and so is the Upgrade token (wsproto 1.2 writes "WebSocket")
+    assert [(name.lower(), value.lower() if name.lower() == "upgrade" else value) for name, value in pairs] == [
+        ("upgrade", "websocket"),
+        ("connection", "Upgrade"),
+        ("sec-websocket-accept", accept_key(KEY)),
+        ("sec-websocket-protocol", JSON),
     ]
     assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3
     assert json.loads(frames[0][1])["event"] == "connected"
