@@ -127,5 +127,6 @@ def test_injected_faults_show_in_assertion_failures(webpubsub: FakeWebPubSub) ->
         webpubsub.service_client(HUB).send_to_user("alice", "hi", content_type="text/plain")
     with pytest.raises(AssertionError) as failure:
         webpubsub.assert_delivered(user="alice")
-    assert "send_to_user hub 'chat'" in str(failure.value) or "send_to_user" in str(failure.value)
-    assert "no answer (injected fault: connection failure)" in str(failure.value)
+    assert "  - send_to_user hub 'chat' user 'alice' -> no answer (injected fault: connection failure)" in str(
+        failure.value
+    )
