@@ -114,6 +114,8 @@ class Options:
 
     def merged(self, overrides: Mapping[str, Any]) -> Options:
         """A copy with ``overrides`` applied; unknown names raise ``TypeError`` listing the valid ones."""
+        if not overrides:
+            return self  # frozen: the same options
         unknown = sorted(set(overrides) - set(self.field_names()))
         if unknown:
             valid = ", ".join(self.field_names())

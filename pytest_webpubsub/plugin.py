@@ -15,6 +15,7 @@ from ._options import Options
 
 if TYPE_CHECKING:
     from ._fake import FakeWebPubSub
+    from ._hosts import HostTable
 
 _INI_OPTIONS = {
     "endpoint": f"URL of the fake resource (default: {Options.endpoint})",
@@ -42,6 +43,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 _SESSION_ENVIRONMENT = pytest.StashKey[dict[str, str]]()
 """The variables the ini keys exported for the whole session (name -> value)."""
+_INI_OPTIONS_CACHE = pytest.StashKey[Options]()
+"""The ini keys over the defaults, read once per session."""
+_PINNED = pytest.StashKey[bool]()
+"""Set once this session has pinned the seams (unpinned by a cleanup of the config)."""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -81,7 +86,14 @@ def _export_session_environment(config: pytest.Config) -> None:
 
 
 def ini_options(config: pytest.Config) -> Options:
-    """The project's defaults: ini keys over the package defaults."""
+    """The project's defaults: ini keys over the package defaults (read once per session)."""
+    cached = config.stash.get(_INI_OPTIONS_CACHE, None)
+    if cached is None:
+        cached = config.stash[_INI_OPTIONS_CACHE] = _read_ini_options(config)
+    return cached
+
+
+def _read_ini_options(config: pytest.Config) -> Options:
     values = {name: config.getini(f"webpubsub_{name}") for name in _INI_OPTIONS}
     chosen = {name: value for name, value in values.items() if value not in (None, "")}
     if "upstream_timeout" in chosen:
@@ -125,6 +137,16 @@ def _marker_options(request: pytest.FixtureRequest) -> Options:
     return options.merged(overrides)
 
 
+def _pin_for_the_session(config: pytest.Config, hosts: HostTable) -> None:
+    """Keep the seams installed from now to the end of the session (installing them costs more than a test).
+
+    While no fake is active they pass everything through; the config's cleanup removes them after the session.
+    """
+    hosts.pin()
+    config.stash[_PINNED] = True
+    config.add_cleanup(hosts.unpin)
+
+
 @pytest.fixture
 def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     """A fresh, active fake Web PubSub service for this test.
@@ -145,11 +167,20 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     from ._fake import FakeWebPubSub
     from ._hosts import HOSTS
 
+    config = request.config
+    if not config.stash.get(_PINNED, False):
+        _pin_for_the_session(config, HOSTS)
     fake = FakeWebPubSub(options)
     refused_before = len(HOSTS.refused)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in request.config.stash.get(_SESSION_ENVIRONMENT, {}).keys() - options.environment().keys():
-            patch.delenv(name, raising=False)
+    session_environment = config.stash.get(_SESSION_ENVIRONMENT, None)
+    hidden = session_environment.keys() - options.environment().keys() if session_environment else ()
+    if hidden:
+        with pytest.MonkeyPatch.context() as patch:
+            for name in hidden:
+                patch.delenv(name, raising=False)
+            with fake:
+                yield fake
+    else:
         with fake:
             yield fake
     upstream_failures = fake._upstream.error_report(

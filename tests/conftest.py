@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -65,3 +66,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"state machine steps (hypothesis profile {PROFILE!r}): {sum(steps.values())} ({counts})"
         )
+
+
+@pytest.fixture
+def seams_unpinned() -> Iterator[None]:
+    """The seams' lifetime without the plugin's session hold: installed with the first fake, removed with the last
+    (as for a fake used outside pytest). The hold is given back after the test."""
+    from pytest_webpubsub._hosts import HOSTS
+
+    holds = 0
+    while HOSTS.pinned:
+        HOSTS.unpin()
+        holds += 1
+    try:
+        yield
+    finally:
+        for _ in range(holds):
+            HOSTS.pin()
