@@ -136,7 +136,7 @@ def test_nothing_is_refused_while_no_fake_is_active() -> None:
 
 
 def test_a_seam_that_fails_to_install_leaves_none_installed() -> None:
-    table = HostTable(seams=(("tests.test_hosts:RECORDING", ()), ("tests.test_hosts:BROKEN", ())))
+    table = HostTable(seams=((f"{__name__}:RECORDING", ()), (f"{__name__}:BROKEN", ())))
     RECORDING.calls.clear()
     with pytest.raises(RuntimeError, match="cannot install"):
         table.pin()
