@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._core.clock import FakeClock
 from ._options import Options
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _marker_options(request: pytest.FixtureRequest) -> Options:
     options = ini_options(request.config)
-    overrides: dict[str, Any] = {"id_seed": request.node.nodeid}
+    overrides: dict[str, Any] = {"clock": FakeClock(), "id_seed": request.node.nodeid}  # each test its own clock
     for marker in reversed(list(request.node.iter_markers("webpubsub"))):
         if marker.args:
             raise TypeError("@pytest.mark.webpubsub takes keyword arguments only, e.g. webpubsub(hub='chat')")

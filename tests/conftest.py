@@ -12,6 +12,7 @@ that fix their own example counts keep them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -68,10 +69,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
-@pytest.fixture
-def seams_unpinned() -> Iterator[None]:
+@contextlib.contextmanager
+def unpinned() -> Iterator[None]:
     """The seams' lifetime without the plugin's session hold: installed with the first fake, removed with the last
-    (as for a fake used outside pytest). The hold is given back after the test."""
+    (as for a fake used outside pytest). The hold is given back at the end."""
     from pytest_webpubsub._hosts import HOSTS
 
     holds = 0
@@ -83,3 +84,10 @@ def seams_unpinned() -> Iterator[None]:
     finally:
         for _ in range(holds):
             HOSTS.pin()
+
+
+@pytest.fixture
+def seams_unpinned() -> Iterator[None]:
+    """:func:`unpinned` for one test."""
+    with unpinned():
+        yield
