@@ -105,6 +105,12 @@ class Seam:
     def release(self, host: str) -> None:
         """The owner of ``host`` is leaving: end what this seam still has open for it (sockets, threads)."""
 
+    def activate(self) -> None:
+        """The first fake became active (the seam is installed)."""
+
+    def deactivate(self) -> None:
+        """The last fake stopped (the seam may stay installed: it must then pass everything through)."""
+
 
 class HostTable:
     """Owners by normalised host; installs every available seam with the first owner (or a pin), removes them when
@@ -131,6 +137,9 @@ class HostTable:
                 )
             if not self._installed:
                 self._install()
+            if not self._owners:
+                for seam in self._seams:
+                    seam.activate()
             self._owners[host] = owner
 
     def remove(self, host: str) -> None:
@@ -147,8 +156,11 @@ class HostTable:
         finally:
             with self.lock:
                 self._owners.pop(host, None)
-                if not self._owners and not self._pins:
-                    self._uninstall()
+                if not self._owners:
+                    for seam in self._seams:
+                        seam.deactivate()
+                    if not self._pins:
+                        self._uninstall()
 
     def pin(self) -> None:
         """Install the seams now and keep them installed, with or without owners, until the matching :meth:`unpin`.

@@ -3,8 +3,8 @@
 The SDK's ``WebSocketAppAsync`` opens ``aiohttp.ClientSession()`` and ``session.ws_connect(url, ...)``, both
 looked up through the module global ``aiohttp`` of ``azure.messaging.webpubsubclient.aio._client`` at call time.
 While the seams are installed that global is a module shim (:class:`AsyncClientSeam`): every attribute is real
-aiohttp except, while some fake is active, ``ClientSession``, whose ``ws_connect`` gives an in-memory :class:`FakeClientWebSocket` for a host
-an active fake owns and a real WebSocket for any other host.
+aiohttp except, while some fake is active, ``ClientSession``, whose ``ws_connect`` gives an in-memory
+:class:`FakeClientWebSocket` for a host an active fake owns and a real WebSocket for any other host.
 A ``*.webpubsub.azure.com`` host that no fake owns fails at once, like a network error, so ``open()`` never
 reaches Azure. The SDK keeps its own receive loop, recovery and reconnect logic.
 

@@ -52,7 +52,7 @@ def patched_attributes():
         cls = getattr(importlib.import_module(module), name)
         for method in HTTPCoreMocker.target_methods:
             if hasattr(cls, method):
-                found[f"{name}.{method}"] = cls.__dict__.get(method)
+                found[f"{name}.{method}"] = getattr(cls, method)
     return found
 """
 
@@ -118,7 +118,16 @@ AZURE = "nobody.webpubsub.azure.com"
 
 class Hello(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                chunk = self.rfile.read(size + 2)[:size]
+                if not size:
+                    break
+                body += chunk
+        else:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(200)
         self.send_header("Content-Length", str(len(body) + 6))
         self.end_headers()
@@ -165,6 +174,26 @@ def test_requests_httpx_and_azure_core_pass_through(local_server):
     with RequestsTransport() as transport:
         response = transport.send(HttpRequest("POST", local_server, content=b"azure-core"))
         assert response.text() == "hello azure-core"
+
+
+def test_httpx_does_not_go_through_respx_while_no_fake_is_active(local_server, monkeypatch):
+    from respx.mocks import HTTPCoreMocker
+    from pytest_webpubsub import FakeWebPubSub
+
+    asked = []
+
+    class Routers(list):
+        def __iter__(self):
+            asked.append(len(self))
+            return super().__iter__()
+
+    monkeypatch.setattr(HTTPCoreMocker, "routers", Routers())
+    assert httpx.post(local_server, content=iter([b"not ", b"read ", b"first"])).text == "hello not read first"
+    assert asked == []  # httpcore's own method, as unpatched: respx never looked at the request
+    with FakeWebPubSub(endpoint="https://other.webpubsub.azure.com") as fake:
+        httpx.get(fake.endpoint + "/api/health?api-version=2024-12-01")
+        assert fake.rest_call_count == 1
+    assert asked and asked[0] == 1  # while a fake is active, respx asks the fake's router
 
 
 def test_an_azure_host_fails_as_the_network_fails_not_with_a_refusal(no_dns):
@@ -217,7 +246,7 @@ def test_the_client_sdks_get_their_own_classes():
 def test_a_test_after_a_fake_test_sees_the_libraries_unchanged(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_pass_through=PASS_THROUGH)
     result = pytester.runpytest_subprocess(*IN_ORDER)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_a_test_after_a_fake_test_sees_the_libraries_unchanged_with_a_users_respx_router(
@@ -225,13 +254,29 @@ def test_a_test_after_a_fake_test_sees_the_libraries_unchanged_with_a_users_resp
 ) -> None:
     pytester.makepyfile(
         test_respx="""
+        import httpcore
         import httpx
         import pytest
         import respx
 
-        def test_a_fake_test_first(webpubsub):
+        ORIGINAL = httpcore.ConnectionPool.handle_request
+
+        def test_a_users_router_started_before_the_first_fake(respx_mock, webpubsub):
+            respx_mock.get("https://mocked.example/").respond(201)
             httpx.get(webpubsub.endpoint + "/api/health?api-version=2024-12-01")
             assert webpubsub.rest_call_count == 1  # answered by the fake, not the network
+            assert httpx.get("https://mocked.example/").status_code == 201
+
+        def test_a_fake_test_after_it(webpubsub):
+            httpx.get(webpubsub.endpoint + "/api/health?api-version=2024-12-01")
+            assert webpubsub.rest_call_count == 1  # answered by the fake, not the network
+
+        def test_no_router_and_no_fake():
+            from respx.mocks import HTTPCoreMocker
+
+            assert HTTPCoreMocker.routers == [] and HTTPCoreMocker._patches == []
+            wrapper = httpcore.ConnectionPool.handle_request  # the seam's, kept for the session
+            assert (wrapper is not ORIGINAL, wrapper.__module__) == (True, "pytest_webpubsub._httpx")
 
         def test_the_users_router_alone_decides(respx_mock):
             respx_mock.get("https://mocked.example/").respond(201, text="mocked")
@@ -247,10 +292,12 @@ def test_a_test_after_a_fake_test_sees_the_libraries_unchanged_with_a_users_resp
             assert httpx.get("https://mocked.example/").status_code == 201
         """
     )
-    pytester.runpytest_subprocess(*IN_ORDER).assert_outcomes(passed=3)
+    pytester.runpytest_subprocess(*IN_ORDER).assert_outcomes(passed=5)
 
 
-def test_each_xdist_worker_pins_its_own_and_isolation_holds(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_xdist_worker_pins_its_own_and_isolation_holds(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)  # when this suite itself runs under xdist
     pytester.makepyfile(test_pass_through=PASS_THROUGH)
@@ -273,5 +320,5 @@ def test_each_xdist_worker_pins_its_own_and_isolation_holds(pytester: pytest.Pyt
         """
     )
     result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
-    result.assert_outcomes(passed=16)
+    result.assert_outcomes(passed=17)
     result.stdout.fnmatch_lines(["created: 2/2 workers"])
