@@ -1,7 +1,8 @@
 """The pytest plugin: the ``webpubsub`` fixture, its marker and ini options.
 
-Imports only pytest and the options at import time; JWT, azure-core, respx and httpx load when a fake is
-built (``test_plugin_import_is_cheap`` checks it in a subprocess).
+Imports only pytest, the options and the core's clock at import time; JWT, azure-core, respx and httpx load when a
+fake is built (``test_plugin_import_is_cheap`` checks it in a subprocess). The seams are installed at the first use of
+the fixture and kept to the end of the session (see :meth:`~._hosts.HostTable.pin`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
     try:
-        ini_options(config)
+        _ini_defaults(config)
     except (TypeError, ValueError) as error:
         raise pytest.UsageError(f"pytest-webpubsub: invalid ini option: {error}") from None
     _export_session_environment(config)  # when the plugin was registered too late for the hook above
@@ -74,7 +75,7 @@ def _export_session_environment(config: pytest.Config) -> None:
     if _SESSION_ENVIRONMENT in config.stash:
         return
     try:
-        exported = ini_options(config).environment()
+        exported = _ini_defaults(config).environment()
     except (TypeError, ValueError):
         return  # pytest_configure reports it as a usage error
     config.stash[_SESSION_ENVIRONMENT] = exported
@@ -87,7 +88,12 @@ def _export_session_environment(config: pytest.Config) -> None:
 
 
 def ini_options(config: pytest.Config) -> Options:
-    """The project's defaults: ini keys over the package defaults (read once per session)."""
+    """The project's defaults: ini keys over the package defaults, with a clock of their own."""
+    return _ini_defaults(config).merged({"clock": FakeClock()})
+
+
+def _ini_defaults(config: pytest.Config) -> Options:
+    """:func:`ini_options`, read once per session; its clock is shared, so callers replace it."""
     cached = config.stash.get(_INI_OPTIONS_CACHE, None)
     if cached is None:
         cached = config.stash[_INI_OPTIONS_CACHE] = _read_ini_options(config)
@@ -117,7 +123,7 @@ def _ini_bool(name: str, value: Any) -> bool:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    options = ini_options(config)
+    options = _ini_defaults(config)
     return f"pytest-webpubsub: endpoint={options.endpoint}, hub={options.hub}"
 
 
@@ -129,7 +135,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _marker_options(request: pytest.FixtureRequest) -> Options:
-    options = ini_options(request.config)
+    options = _ini_defaults(request.config)
     overrides: dict[str, Any] = {"clock": FakeClock(), "id_seed": request.node.nodeid}  # each test its own clock
     for marker in reversed(list(request.node.iter_markers("webpubsub"))):
         if marker.args:
