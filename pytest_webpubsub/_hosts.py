@@ -2,10 +2,15 @@
 
 One :data:`HOSTS` table serves every seam (azure-core, httpx, the client SDK's sync and aio sockets, and any seam
 added later). A :class:`Seam` is one place where a client library is patched (respx's ``Mocker`` is the model): it
-is installed when the first fake becomes active and removed when the last one stops, and it asks the table who
-owns a URL's host. A ``*.webpubsub.azure.com`` host that no fake owns is refused by every seam with the same words
+is installed when the first fake becomes active, or when the table is pinned, and removed when the last fake has
+stopped and no pin holds it; it asks the table who owns a URL's host. While some fake is active, a
+``*.webpubsub.azure.com`` host that no fake owns is refused by every seam with the same words
 (:meth:`HostTable.refuse`), in the seam's own exception type, so a test never reaches Azure; the refusal is
-recorded so that the fixture fails the test even when the application swallowed the error.
+recorded so that the fixture fails the test even when the application swallowed the error. While no fake is
+active, an installed seam passes everything through to the library unchanged and refuses nothing.
+
+The pytest plugin pins the table at the first use of the fixture and unpins it at the end of the session: installing
+the seams costs more than a test, and a pinned table costs each fake a dictionary insert.
 
 Seams are named here as ``module:instance`` and imported only when the first fake starts (the plugin import stays
 cheap), and only when the library they patch is installed.
@@ -100,38 +105,51 @@ class Seam:
     def release(self, host: str) -> None:
         """The owner of ``host`` is leaving: end what this seam still has open for it (sockets, threads)."""
 
+    def activate(self) -> None:
+        """The first fake became active (the seam is installed)."""
+
+    def deactivate(self) -> None:
+        """The last fake stopped (the seam may stay installed: it must then pass everything through)."""
+
 
 class HostTable:
-    """Owners by normalised host; installs every available seam with the first owner, removes them with the last."""
+    """Owners by normalised host; installs every available seam with the first owner (or a pin), removes them when
+    the last owner has left and no pin holds them."""
 
     def __init__(self, seams: tuple[tuple[str, tuple[str, ...]], ...] = SEAMS) -> None:
         self.lock = threading.RLock()
         self._seam_names = seams
         self._seams: list[Seam] = []
+        self._installed = False
+        self._pins = 0
         self._owners: dict[str, Owner] = {}
         self.refused: list[str] = []
         """Every Azure host a seam refused in this process, in order."""
 
     def add(self, host: str, owner: Owner) -> None:
         """Make ``owner`` answer for ``host``; raise RuntimeError if another active fake owns it."""
+        host = normalise_host(host)
         with self.lock:
-            host = normalise_host(host)
             if host in self._owners:
                 raise RuntimeError(
                     f"pytest-webpubsub: another active FakeWebPubSub already owns the host {host!r}; "
                     "give each fake its own endpoint"
                 )
-            if not self._owners:
+            if not self._installed:
                 self._install()
+            if not self._owners:
+                for seam in self._seams:
+                    seam.activate()
             self._owners[host] = owner
 
     def remove(self, host: str) -> None:
-        """``host``'s owner leaves: every seam releases what it has for the host; the last owner unpatches."""
+        """``host``'s owner leaves: every seam releases what it has for the host; the last owner unpatches (unless
+        the table is pinned)."""
         host = normalise_host(host)
         with self.lock:
             if host not in self._owners:
                 return
-            seams = list(self._seams)
+            seams = self._seams
         try:  # without the lock: releasing waits for reader threads that may route through the table
             for seam in seams:
                 seam.release(host)
@@ -139,7 +157,36 @@ class HostTable:
             with self.lock:
                 self._owners.pop(host, None)
                 if not self._owners:
-                    self._uninstall()
+                    for seam in self._seams:
+                        seam.deactivate()
+                    if not self._pins:
+                        self._uninstall()
+
+    def pin(self) -> None:
+        """Install the seams now and keep them installed, with or without owners, until the matching :meth:`unpin`.
+
+        While no fake is active the installed seams pass everything through and refuse nothing. Holds are counted
+        (a pytest session run inside another, by ``pytester``, pins and unpins its own).
+        """
+        with self.lock:
+            if not self._installed:
+                self._install()
+            self._pins += 1
+
+    def unpin(self) -> None:
+        """Drop one hold of :meth:`pin`; after the last, the seams are removed now if no fake is active, else with
+        the last fake."""
+        with self.lock:
+            if self._pins == 0:
+                raise RuntimeError("pytest-webpubsub: unpin() without a matching pin()")
+            self._pins -= 1
+            if not self._pins and not self._owners:
+                self._uninstall()
+
+    @property
+    def pinned(self) -> bool:
+        """Whether some :meth:`pin` holds the seams installed."""
+        return self._pins > 0
 
     def owner(self, url: str) -> Optional[Owner]:
         """The owner of ``url``'s host (a URL or a ``scheme``-less netloc), or None."""
@@ -149,7 +196,10 @@ class HostTable:
         return sorted(self._owners)
 
     def refuse(self, url: str, hint: str) -> Optional[str]:
-        """For an Azure host no fake owns: record the refusal and return why and what to do; else None."""
+        """For an Azure host no fake owns while some fake is active: record the refusal and return why and what to
+        do; else None (with no fake active, nothing is refused: the seams behave as the unpatched libraries)."""
+        if not self._owners:
+            return None
         host = normalise_host(url)
         if not is_azure_host(host) or host in self._owners:
             return None
@@ -162,24 +212,35 @@ class HostTable:
         )
 
     @property
+    def active(self) -> bool:
+        """Whether some fake owns a host now (else every installed seam passes everything through)."""
+        return bool(self._owners)
+
+    @property
     def installed(self) -> tuple[Seam, ...]:
+        """The seams patched in now, in install order."""
         return tuple(self._seams)
 
     def _install(self) -> None:
-        for name, requires in self._seam_names:
-            if not all(_importable(module) for module in requires):
-                continue
-            seam = _load(name)
-            try:
+        seams: list[Seam] = []
+        try:
+            for name, requires in self._seam_names:
+                if not all(_importable(module) for module in requires):
+                    continue
+                seam = _load(name)
                 seam.install()
-            except BaseException:
-                self._uninstall()
-                raise
-            self._seams.append(seam)
+                seams.append(seam)
+        except BaseException:
+            while seams:
+                seams.pop().uninstall()
+            raise
+        self._seams = seams
+        self._installed = True
 
     def _uninstall(self) -> None:
-        while self._seams:
-            self._seams.pop().uninstall()
+        seams, self._seams, self._installed = self._seams, [], False
+        for seam in reversed(seams):  # a new list above: a remove() outside the lock may still iterate this one
+            seam.uninstall()
 
 
 def _load(name: str) -> Seam:

@@ -2,9 +2,9 @@
 
 The SDK's ``WebSocketAppAsync`` opens ``aiohttp.ClientSession()`` and ``session.ws_connect(url, ...)``, both
 looked up through the module global ``aiohttp`` of ``azure.messaging.webpubsubclient.aio._client`` at call time.
-While any fake is active that global is a module shim (:class:`AsyncClientSeam`): every attribute is real
-aiohttp except ``ClientSession``, whose ``ws_connect`` gives an in-memory :class:`FakeClientWebSocket` for a host
-an active fake owns and a real WebSocket for any other host.
+While the seams are installed that global is a module shim (:class:`AsyncClientSeam`): every attribute is real
+aiohttp except, while some fake is active, ``ClientSession``, whose ``ws_connect`` gives an in-memory
+:class:`FakeClientWebSocket` for a host an active fake owns and a real WebSocket for any other host.
 A ``*.webpubsub.azure.com`` host that no fake owns fails at once, like a network error, so ``open()`` never
 reaches Azure. The SDK keeps its own receive loop, recovery and reconnect logic.
 
@@ -23,7 +23,7 @@ import types
 from typing import Any
 
 from ._gateway import Gateway
-from ._hosts import Seam
+from ._hosts import HOSTS, Seam
 from ._session import CLOSE_POLICY_VIOLATION
 from ._ws_aiohttp import FakeClientWebSocket, SocketRegistry, gateway_for
 from ._ws_wire import STOPPED_REASON
@@ -74,15 +74,16 @@ SEAM = AsyncClientSeam()
 
 
 def _aiohttp_shim(aiohttp: types.ModuleType) -> types.ModuleType:
-    """A module that is real ``aiohttp`` except for ``ClientSession``."""
+    """A module that is real ``aiohttp`` except for ``ClientSession`` while some fake is active (looked up at each
+    use, so with no fake active the SDK gets aiohttp's own session)."""
 
     class AiohttpShim(types.ModuleType):
         def __getattr__(self, name: str) -> Any:
+            if name == "ClientSession" and HOSTS.active:
+                return FakeClientSession
             return getattr(aiohttp, name)
 
-    shim = AiohttpShim(aiohttp.__name__, aiohttp.__doc__)
-    shim.ClientSession = FakeClientSession  # type: ignore[attr-defined]
-    return shim
+    return AiohttpShim(aiohttp.__name__, aiohttp.__doc__)
 
 
 # -- the session -------------------------------------------------------------------------------------

@@ -340,6 +340,15 @@ class _RoutedWebSocketAppSync(_BASE_APP):
         return SEAM.build(url, *args, **kwargs)
 
 
+class _RoutedSendMessageErrorOptions(LatchedSendMessageErrorOptions):
+    """What ``_client.SendMessageErrorOptions`` is while patched: latched while a fake is active, else the SDK's own."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if not HOSTS.active:
+            return _BASE_ACK_OPTIONS(*args, **kwargs)
+        return super().__new__(cls)
+
+
 class SyncClientSeam(Seam):
     """Replaces the sync client SDK's socket class and ack options while any fake is active."""
 
@@ -351,6 +360,8 @@ class SyncClientSeam(Seam):
         self._originals: dict[str, Any] = {}
 
     def build(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        if not HOSTS.active:  # no fake: the SDK's own socket, as if unpatched
+            return self._originals.get("WebSocketAppSync", _BASE_APP)(url, *args, **kwargs)
         host = normalise_host(url)
         with HOSTS.lock:
             owner = HOSTS.owner(url)
@@ -390,7 +401,7 @@ class SyncClientSeam(Seam):
             "SendMessageErrorOptions": _SDK.SendMessageErrorOptions,
         }
         _SDK.WebSocketAppSync = _RoutedWebSocketAppSync
-        _SDK.SendMessageErrorOptions = LatchedSendMessageErrorOptions
+        _SDK.SendMessageErrorOptions = _RoutedSendMessageErrorOptions
 
     def uninstall(self) -> None:
         for name, original in self._originals.items():

@@ -42,9 +42,9 @@ import types
 from collections.abc import Awaitable
 from typing import Any, Callable, Optional, TypeVar
 
-from ._hosts import Seam
+from ._hosts import HOSTS, Seam
 
-__all__ = ["install", "installed", "uninstall"]
+__all__ = ["install", "installed", "uninstall", "wake_all"]
 
 SYNC_MODULE = "azure.messaging.webpubsubclient._client"
 AIO_MODULE = "azure.messaging.webpubsubclient.aio._client"
@@ -95,6 +95,18 @@ def uninstall() -> None:
     for module, name, original, shim in reversed(replaced):
         if getattr(module, name, None) is shim:
             setattr(module, name, original)
+    _wake(threads, tasks)
+
+
+def wake_all() -> None:
+    """End every sleep parked by a shim (the sequence-ack loops of fakes' clients then see them gone and end)."""
+    with _lock:
+        threads = list(_parked_threads)
+        tasks = list(_parked_tasks)
+    _wake(threads, tasks)
+
+
+def _wake(threads: list[threading.Thread], tasks: list[asyncio.Task[Any]]) -> None:
     for thread in threads:
         _wake_thread(thread)
     for task in tasks:
@@ -259,13 +271,19 @@ def _resolve(wake: asyncio.Future[None]) -> None:
 
 
 class SdkWaitsSeam(Seam):
-    """The shims as a seam: in place while any fake is active."""
+    """The shims as a seam: in place while the seams are installed. Only fakes' clients are ever sped up, so with no
+    fake active every wait is the real one."""
 
     def install(self) -> None:
         install()
 
     def uninstall(self) -> None:
         uninstall()
+
+    def release(self, host: str) -> None:
+        """The last fake is stopping: end the sleeps its clients' loops are parked in, as :meth:`uninstall` would."""
+        if HOSTS.hosts() == [host]:
+            wake_all()
 
 
 SEAM = SdkWaitsSeam()

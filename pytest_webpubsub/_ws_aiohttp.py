@@ -387,6 +387,8 @@ class AiohttpSeam(Seam):
 
     async def ws_connect(self, session: Any, url: Any, **options: Any) -> Any:
         """``ClientSession._ws_connect`` while patched."""
+        if not HOSTS.active:  # no fake: aiohttp's own, as if unpatched
+            return await self._original(session, url, **options)
         from yarl import URL
 
         target = URL(url)

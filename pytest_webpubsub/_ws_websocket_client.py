@@ -185,7 +185,7 @@ class WebsocketClientSeam(Seam):
     def dispatcher(self, app: Any, ping_timeout: Any, dispatcher: Any = None, *args: Any, **kwargs: Any) -> Any:
         """``WebSocketApp.create_dispatcher`` while patched."""
         original = self._originals["create_dispatcher"](app, ping_timeout, dispatcher, *args, **kwargs)
-        if dispatcher:  # the application's own dispatcher (rel, asyncio): left alone
+        if dispatcher or not HOSTS.active:  # the application's own dispatcher (rel, asyncio): left alone
             return original
         return _FakeSocketDispatcher(app, ping_timeout or 10, original)
 

@@ -1,7 +1,8 @@
 """The pytest plugin: the ``webpubsub`` fixture, its marker and ini options.
 
-Imports only pytest and the options at import time; JWT, azure-core, respx and httpx load when a fake is
-built (``test_plugin_import_is_cheap`` checks it in a subprocess).
+Imports only pytest, the options and the core's clock at import time; JWT, azure-core, respx and httpx load when a
+fake is built (``test_plugin_import_is_cheap`` checks it in a subprocess). The seams are installed at the first use of
+the fixture and kept to the end of the session (see :meth:`~._hosts.HostTable.pin`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._core.clock import FakeClock
 from ._options import Options
 
 if TYPE_CHECKING:
     from ._fake import FakeWebPubSub
+    from ._hosts import HostTable
 
 _INI_OPTIONS = {
     "endpoint": f"URL of the fake resource (default: {Options.endpoint})",
@@ -42,6 +45,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 _SESSION_ENVIRONMENT = pytest.StashKey[dict[str, str]]()
 """The variables the ini keys exported for the whole session (name -> value)."""
+_INI_OPTIONS_CACHE = pytest.StashKey[Options]()
+"""The ini keys over the defaults, read once per session."""
+_PINNED = pytest.StashKey[bool]()
+"""Set once this session has pinned the seams (unpinned by a cleanup of the config)."""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -53,7 +60,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
     try:
-        ini_options(config)
+        _ini_defaults(config)
     except (TypeError, ValueError) as error:
         raise pytest.UsageError(f"pytest-webpubsub: invalid ini option: {error}") from None
     _export_session_environment(config)  # when the plugin was registered too late for the hook above
@@ -68,7 +75,7 @@ def _export_session_environment(config: pytest.Config) -> None:
     if _SESSION_ENVIRONMENT in config.stash:
         return
     try:
-        exported = ini_options(config).environment()
+        exported = _ini_defaults(config).environment()
     except (TypeError, ValueError):
         return  # pytest_configure reports it as a usage error
     config.stash[_SESSION_ENVIRONMENT] = exported
@@ -81,7 +88,19 @@ def _export_session_environment(config: pytest.Config) -> None:
 
 
 def ini_options(config: pytest.Config) -> Options:
-    """The project's defaults: ini keys over the package defaults."""
+    """The project's defaults: ini keys over the package defaults, with a clock of their own."""
+    return _ini_defaults(config).merged({"clock": FakeClock()})
+
+
+def _ini_defaults(config: pytest.Config) -> Options:
+    """:func:`ini_options`, read once per session; its clock is shared, so callers replace it."""
+    cached = config.stash.get(_INI_OPTIONS_CACHE, None)
+    if cached is None:
+        cached = config.stash[_INI_OPTIONS_CACHE] = _read_ini_options(config)
+    return cached
+
+
+def _read_ini_options(config: pytest.Config) -> Options:
     values = {name: config.getini(f"webpubsub_{name}") for name in _INI_OPTIONS}
     chosen = {name: value for name, value in values.items() if value not in (None, "")}
     if "upstream_timeout" in chosen:
@@ -104,7 +123,7 @@ def _ini_bool(name: str, value: Any) -> bool:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    options = ini_options(config)
+    options = _ini_defaults(config)
     return f"pytest-webpubsub: endpoint={options.endpoint}, hub={options.hub}"
 
 
@@ -116,13 +135,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _marker_options(request: pytest.FixtureRequest) -> Options:
-    options = ini_options(request.config)
-    overrides: dict[str, Any] = {"id_seed": request.node.nodeid}
+    options = _ini_defaults(request.config)
+    overrides: dict[str, Any] = {"clock": FakeClock(), "id_seed": request.node.nodeid}  # each test its own clock
     for marker in reversed(list(request.node.iter_markers("webpubsub"))):
         if marker.args:
             raise TypeError("@pytest.mark.webpubsub takes keyword arguments only, e.g. webpubsub(hub='chat')")
         overrides.update(marker.kwargs)
     return options.merged(overrides)
+
+
+def _pin_for_the_session(config: pytest.Config, hosts: HostTable) -> None:
+    """Keep the seams installed from now to the end of the session (installing them costs more than a test).
+
+    While no fake is active they pass everything through; the config's cleanup removes them after the session.
+    """
+    hosts.pin()
+    config.stash[_PINNED] = True
+    config.add_cleanup(hosts.unpin)
 
 
 @pytest.fixture
@@ -145,11 +174,20 @@ def webpubsub(request: pytest.FixtureRequest) -> Iterator[FakeWebPubSub]:
     from ._fake import FakeWebPubSub
     from ._hosts import HOSTS
 
+    config = request.config
+    if not config.stash.get(_PINNED, False):
+        _pin_for_the_session(config, HOSTS)
     fake = FakeWebPubSub(options)
     refused_before = len(HOSTS.refused)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in request.config.stash.get(_SESSION_ENVIRONMENT, {}).keys() - options.environment().keys():
-            patch.delenv(name, raising=False)
+    session_environment = config.stash.get(_SESSION_ENVIRONMENT, None)
+    hidden = session_environment.keys() - options.environment().keys() if session_environment else ()
+    if hidden:
+        with pytest.MonkeyPatch.context() as patch:
+            for name in hidden:
+                patch.delenv(name, raising=False)
+            with fake:
+                yield fake
+    else:
         with fake:
             yield fake
     upstream_failures = fake._upstream.error_report(

@@ -12,9 +12,11 @@ that fix their own example counts keep them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -65,3 +67,27 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"state machine steps (hypothesis profile {PROFILE!r}): {sum(steps.values())} ({counts})"
         )
+
+
+@contextlib.contextmanager
+def unpinned() -> Iterator[None]:
+    """The seams' lifetime without the plugin's session hold: installed with the first fake, removed with the last
+    (as for a fake used outside pytest). The hold is given back at the end."""
+    from pytest_webpubsub._hosts import HOSTS
+
+    holds = 0
+    while HOSTS.pinned:
+        HOSTS.unpin()
+        holds += 1
+    try:
+        yield
+    finally:
+        for _ in range(holds):
+            HOSTS.pin()
+
+
+@pytest.fixture
+def seams_unpinned() -> Iterator[None]:
+    """:func:`unpinned` for one test."""
+    with unpinned():
+        yield

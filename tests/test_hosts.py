@@ -1,4 +1,5 @@
-"""The host table: one normalisation of hosts, one refusal wording, seams installed with the first fake only."""
+"""The host table: one normalisation of hosts, one refusal wording, seams installed with the first fake (or a pin),
+removed with the last fake once no pin holds them, and refusing nothing while no fake is active."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from azure.core.exceptions import ServiceRequestError
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from pytest_webpubsub import FakeWebPubSub
-from pytest_webpubsub._hosts import HOSTS, normalise_host
+from pytest_webpubsub._hosts import HOSTS, SEAMS, HostTable, Seam, normalise_host
 
 
 @pytest.mark.parametrize(
@@ -64,6 +65,7 @@ def test_port_443_in_the_connection_string_reaches_the_fake_through_the_sdk_and_
     assert (alice.received[-1].data, bob.user_id) == ("via sdk", "bob")
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_a_failed_start_undoes_what_it_did_and_leaves_no_host_owned() -> None:
     fake = FakeWebPubSub(reverse_proxy_endpoint="https://fake.webpubsub.azure.com:443")  # its own host again
     with pytest.raises(RuntimeError, match="already owns"):
@@ -75,6 +77,7 @@ def test_a_failed_start_undoes_what_it_did_and_leaves_no_host_owned() -> None:
         assert later.active
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_seams_are_installed_with_the_first_fake_and_removed_with_the_last() -> None:
     assert HOSTS.installed == ()
     with FakeWebPubSub():
@@ -88,3 +91,73 @@ def test_seams_are_installed_with_the_first_fake_and_removed_with_the_last() -> 
         "RequestsTransportSeam", "AioHttpTransportSeam", "HttpxSeam", "SyncClientSeam", "AsyncClientSeam",
         "SdkWaitsSeam", "WebsocketClientSeam", "WebsocketsSeam", "AiohttpSeam",
     }
+
+
+@pytest.mark.usefixtures("seams_unpinned")
+def test_a_pin_keeps_the_seams_installed_without_a_fake_until_the_last_unpin() -> None:
+    HOSTS.pin()
+    try:
+        pinned = HOSTS.installed
+        assert len(pinned) == len(SEAMS)  # every library is installed here
+        HOSTS.pin()  # holds are counted: a pytester session inside a session pins too
+        with FakeWebPubSub():
+            assert HOSTS.installed == pinned  # the fake reuses them
+        HOSTS.unpin()
+        assert (HOSTS.hosts(), HOSTS.installed) == ([], pinned)
+    finally:
+        HOSTS.unpin()
+    assert HOSTS.installed == ()
+    with pytest.raises(RuntimeError, match="without a matching pin"):
+        HOSTS.unpin()
+
+
+@pytest.mark.usefixtures("seams_unpinned")
+def test_the_last_unpin_during_a_fake_leaves_the_seams_to_that_fake() -> None:
+    HOSTS.pin()
+    with FakeWebPubSub():
+        HOSTS.unpin()
+        assert HOSTS.installed != ()
+    assert HOSTS.installed == ()
+
+
+def test_nothing_is_refused_while_no_fake_is_active() -> None:
+    HOSTS.pin()
+    try:
+        refused = len(HOSTS.refused)
+        assert not HOSTS.active
+        assert HOSTS.refuse("https://nobody.webpubsub.azure.com/api", "hint") is None
+        with FakeWebPubSub():
+            assert HOSTS.active
+            assert HOSTS.refuse("https://nobody.webpubsub.azure.com/api", "hint") is not None
+        assert HOSTS.refuse("https://nobody.webpubsub.azure.com/api", "hint") is None
+        assert HOSTS.refused[refused:] == ["nobody.webpubsub.azure.com"]
+    finally:
+        HOSTS.unpin()
+
+
+def test_a_seam_that_fails_to_install_leaves_none_installed() -> None:
+    table = HostTable(seams=((f"{__name__}:RECORDING", ()), (f"{__name__}:BROKEN", ())))
+    RECORDING.calls.clear()
+    with pytest.raises(RuntimeError, match="cannot install"):
+        table.pin()
+    assert (table.installed, table.pinned, RECORDING.calls) == ((), False, ["install", "uninstall"])
+
+
+class _Recording(Seam):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def install(self) -> None:
+        self.calls.append("install")
+
+    def uninstall(self) -> None:
+        self.calls.append("uninstall")
+
+
+class _Broken(Seam):
+    def install(self) -> None:
+        raise RuntimeError("cannot install")
+
+
+RECORDING = _Recording()
+BROKEN = _Broken()

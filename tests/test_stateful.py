@@ -21,8 +21,9 @@ QUICK = settings(
 
 
 def active_hosts() -> list[str]:
-    """Every host the host table still routes, and every seam still installed (a stopped fake leaves none)."""
-    return HOSTS.hosts() + [repr(seam) for seam in HOSTS.installed]
+    """Every host the host table still routes, and every seam still installed beyond the plugin's session hold (a
+    stopped fake leaves none)."""
+    return HOSTS.hosts() + ([] if HOSTS.pinned else [repr(seam) for seam in HOSTS.installed])
 
 
 @pytest.fixture(autouse=True)

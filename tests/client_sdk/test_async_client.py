@@ -551,6 +551,7 @@ async def test_stopping_a_fake_ends_its_open_sockets(webpubsub: FakeWebPubSub) -
     rest.close()
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_the_sdk_module_gets_real_aiohttp_back_when_the_last_fake_stops() -> None:
     first = FakeWebPubSub(endpoint="https://first.webpubsub.azure.com")
     second = FakeWebPubSub(endpoint="https://second.webpubsub.azure.com")

@@ -451,6 +451,7 @@ def test_a_failed_rejoin_is_reported(make_client: Factory, service: WebPubSubSer
 # -- the patch's lifetime -------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_a_client_left_open_is_closed_when_the_fake_stops() -> None:
     fake = FakeWebPubSub()
     with fake:

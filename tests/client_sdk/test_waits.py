@@ -277,6 +277,7 @@ async def test_aio_a_client_of_no_fake_sleeps_for_real(fake: FakeWebPubSub, monk
 # -- install / uninstall ---------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_install_and_uninstall_are_idempotent_and_restore_the_real_modules() -> None:
     assert not _sdk_waits.installed()
     _sdk_waits.install()

@@ -224,3 +224,12 @@ def test_report_header_shows_the_endpoint(pytester: pytest.Pytester, ini: str, h
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([header])
+
+
+def test_ini_options_are_read_once_but_each_caller_gets_its_own_clock(pytestconfig: pytest.Config) -> None:
+    from pytest_webpubsub.plugin import ini_options
+
+    first, second = ini_options(pytestconfig), ini_options(pytestconfig)
+    first.clock.advance(30)  # type: ignore[attr-defined]
+    assert (first.endpoint, first.hub) == (second.endpoint, second.hub)
+    assert second.clock.offset == 0  # type: ignore[attr-defined]

@@ -157,7 +157,8 @@ def test_environment_variables_are_set_during_the_test_and_restored_after(
     assert "WPS_FRESH" not in os.environ
 
 
-def test_azure_core_transport_is_restored_after_the_fixture(pytester: pytest.Pytester) -> None:
+@pytest.mark.usefixtures("seams_unpinned")
+def test_azure_core_transport_is_restored_after_the_session_and_idle_between_fakes(pytester: pytest.Pytester) -> None:
     from azure.core.pipeline.transport._aiohttp import AioHttpTransport
     from azure.core.pipeline.transport._requests_basic import RequestsTransport
 
@@ -185,6 +186,9 @@ def test_azure_core_transport_is_restored_after_the_fixture(pytester: pytest.Pyt
     )
     pytester.makepyfile(
         """
+        import pytest
+        import requests
+        from azure.core.pipeline.transport._requests_basic import RequestsTransport
         from conftest import ORIGINALS, methods
 
         def test_patched_while_active(webpubsub):
@@ -194,8 +198,24 @@ def test_azure_core_transport_is_restored_after_the_fixture(pytester: pytest.Pyt
         def test_patched_and_failing(webpubsub):
             raise RuntimeError("the test body failed")
 
-        def test_original_again():
-            assert methods() == ORIGINALS
+        def test_idle_between_fakes(monkeypatch):
+            from azure.core.exceptions import ServiceRequestError
+            from azure.core.rest import HttpRequest
+            from pytest_webpubsub._hosts import HOSTS
+
+            assert HOSTS.pinned and not HOSTS.active  # kept for the session, no fake active
+            reached = []
+
+            def network(self, request, **kwargs):  # requests' adapter, standing for the network
+                reached.append(request.url)
+                raise requests.exceptions.ConnectionError("no network here")
+
+            monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", network)
+            refused = len(HOSTS.refused)
+            transport = RequestsTransport()
+            with pytest.raises(ServiceRequestError, match="no network here"):
+                transport.send(HttpRequest("GET", "https://nobody.webpubsub.azure.com/api/health"))
+            assert (reached, len(HOSTS.refused)) == (["https://nobody.webpubsub.azure.com/api/health"], refused)
         """
     )
     pytester.runpytest(*IN_ORDER).assert_outcomes(passed=2, failed=1)

@@ -17,6 +17,7 @@ from azure.core.pipeline.transport._requests_basic import RequestsTransport
 from requests.adapters import HTTPAdapter
 
 from pytest_webpubsub import FakeWebPubSub
+from pytest_webpubsub._hosts import HOSTS
 from pytest_webpubsub.plugin import ini_options
 
 from .support import FLAVOURS, HUB, key_client, opened
@@ -32,12 +33,21 @@ def unpatched() -> bool:
 
 @pytest.fixture(scope="module")
 def early_clients(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """Clients built while no fake is active, as application code at import time would build them."""
-    assert unpatched()
-    connection_string = FakeWebPubSub(ini_options(request.config)).connection_string
-    clients = {flavour: key_client(flavour, connection_string) for flavour in FLAVOURS}
-    yield clients
-    clients["sync"].close()
+    """Clients built while no fake is active and nothing is patched, as application code at import time would build
+    them (before the plugin's session hold installed the seams)."""
+    holds = 0
+    while HOSTS.pinned:
+        HOSTS.unpin()
+        holds += 1
+    try:
+        assert unpatched()
+        connection_string = FakeWebPubSub(ini_options(request.config)).connection_string
+        clients = {flavour: key_client(flavour, connection_string) for flavour in FLAVOURS}
+        yield clients
+        clients["sync"].close()
+    finally:
+        for _ in range(holds):
+            HOSTS.pin()
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -107,6 +117,7 @@ async def test_other_hosts_pass_through_to_aiohttp(webpubsub: FakeWebPubSub) -> 
     assert webpubsub.rest_calls == []
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_stopping_the_last_fake_restores_the_transports() -> None:
     first = FakeWebPubSub(endpoint="https://first.webpubsub.azure.com")
     second = FakeWebPubSub(endpoint="https://second.webpubsub.azure.com")

@@ -153,6 +153,7 @@ async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, mon
             await session.ws_connect("ws://example.test/x")
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_patch_exists_only_while_a_fake_is_active() -> None:
     assert aiohttp.ClientSession._ws_connect is ORIGINAL
     with FakeWebPubSub():

@@ -162,6 +162,7 @@ def test_other_hosts_use_the_original_function(webpubsub: FakeWebPubSub, monkeyp
         websocket.create_connection("ws://example.test/x")
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_patches_exist_only_while_a_fake_is_active() -> None:
     assert websocket._core.connect is ORIGINAL_CONNECT  # type: ignore[attr-defined]
     with FakeWebPubSub():

@@ -162,6 +162,7 @@ async def test_other_hosts_use_the_original_method(webpubsub: FakeWebPubSub, mon
         await connect("ws://example.test/x", open_timeout=None)
 
 
+@pytest.mark.usefixtures("seams_unpinned")
 def test_patches_exist_only_while_a_fake_is_active() -> None:
     assert connect.open_tcp_connection is ORIGINAL_ASYNC
     with FakeWebPubSub():
