@@ -217,15 +217,23 @@ def _history(history: dict[str, Any]) -> list[str]:
         "",
         "Memory kept (tracemalloc, after `gc.collect()`): "
         f"**{memory['bytes_per_rest_call']:,.0f} B per REST call** (the `RestCall` record: request with headers and "
-        f"body, response), **{memory['bytes_per_delivery']:,.0f} B per delivery** (the `Delivery` record in the log "
-        f"and the client's outbound item), **{memory['bytes_per_delivery_read']:,.0f} B per delivery** once the "
-        "test has read `client.received` / `client.frames` (the rendered frame and `ReceivedMessage` are cached).",
+        f"body, response; the one shared `Send` of the call), **{memory['bytes_per_delivery']:,.0f} B per "
+        "delivery** while nothing was read (a pointer in the send's list of recipients, one in the client's inbox), "
+        f"**{memory['bytes_per_delivery_read']:,.0f} B per delivery** once the test has read `client.received` / "
+        "`client.frames` (the rendered frame and `ReceivedMessage` are cached), "
+        f"**{memory['bytes_per_delivery_logged']:,.0f} B per delivery** once it has read `webpubsub.deliveries` too "
+        "(the per-recipient `Delivery` records, made on that read, are kept).",
         "",
-        "What bounds it: nothing inside one fake. The log, each client's frames and `rest_calls` grow for as long as "
-        "the fake lives; the `webpubsub` fixture makes one fake per test and drops it at teardown, so the bound is "
-        "one test. (The reliable protocol's buffer of unacknowledged messages is bounded, 1,000 messages or 16 MiB, "
-        "as the service's is, but that buffer is not the history.) A test making a million calls to 10 clients "
-        f"keeps about {(memory['bytes_per_rest_call'] + 10 * memory['bytes_per_delivery']) * 1e6 / 2**30:.1f} GiB.",
+        "What bounds it: the fake keeps every record for as long as it lives, and the `webpubsub` fixture makes one "
+        "fake per test, so by default the bound is one test. A long test or a long property-based run bounds it "
+        "with `max_deliveries` and `max_rest_calls` (only the most recent are kept; the counts still count "
+        "everything) or empties it with `webpubsub.clear_records()`; a `@given` test reusing the fixture calls "
+        "`webpubsub.reset()` per example. (The reliable protocol's buffer of unacknowledged messages is bounded, "
+        "1,000 messages or 16 MiB, as the service's is, but that buffer is not the history.) Unbounded, a test "
+        "making a million calls to 10 clients keeps about "
+        f"{(memory['bytes_per_rest_call'] + 10 * memory['bytes_per_delivery']) * 1e6 / 2**30:.1f} GiB "
+        f"({(memory['bytes_per_rest_call'] + 10 * memory['bytes_per_delivery_logged']) * 1e6 / 2**30:.1f} GiB once "
+        "everything was read).",
         "",
     ]
     return lines

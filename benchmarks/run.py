@@ -80,6 +80,8 @@ from arms import (  # noqa: E402
 )
 from azure.messaging.webpubsubservice import WebPubSubServiceClient  # noqa: E402
 
+from pytest_webpubsub import FakeWebPubSub  # noqa: E402
+
 SECTIONS = ("send", "fanout", "history", "fixture", "alternatives", "instructions")
 
 # -- settings per mode ---------------------------------------------------------------------------------
@@ -252,38 +254,41 @@ def case_history(settings: Settings) -> dict[str, Any]:
 
 
 def retained_memory(calls: int) -> dict[str, float]:
-    """Bytes kept per REST call (0 clients) and per delivery (10 clients), and per delivery once read."""
+    """Bytes kept per REST call (0 clients) and per delivery (10 clients): unread, after the clients' ``received``
+    was read, and after ``webpubsub.deliveries`` was read too (each read makes and keeps records)."""
 
-    def kept(connections: int, read: bool) -> float:
+    def read_everything(fake: FakeWebPubSub, what: str) -> None:
+        if what in ("clients", "log"):
+            for connection in fake.connections:
+                connection.received  # noqa: B018 -- renders and caches what came so far
+        if what == "log":
+            fake.deliveries  # noqa: B018 -- makes the per-recipient records and keeps them
+
+    def kept(connections: int, read: str) -> float:
         with fake_with_clients(connections) as fake:
             client = WebPubSubServiceClient.from_connection_string(fake.connection_string, hub=HUB)
             for _ in range(20):
                 client.send_to_all(MESSAGE)
-            if read:
-                for connection in fake.connections:
-                    connection.received  # noqa: B018 -- renders and caches what came so far
+            read_everything(fake, read)
             gc.collect()
             tracemalloc.start()
             try:
                 before = tracemalloc.get_traced_memory()[0]
                 for _ in range(calls):
                     client.send_to_all(MESSAGE)
-                if read:
-                    for connection in fake.connections:
-                        connection.received  # noqa: B018
+                read_everything(fake, read)
                 gc.collect()
                 after = tracemalloc.get_traced_memory()[0]
             finally:
                 tracemalloc.stop()
             return (after - before) / calls
 
-    per_call = kept(0, read=False)
-    per_call_10 = kept(10, read=False)
-    per_call_10_read = kept(10, read=True)
+    per_call = kept(0, read="nothing")
     return {
         "bytes_per_rest_call": per_call,
-        "bytes_per_delivery": (per_call_10 - per_call) / 10,
-        "bytes_per_delivery_read": (per_call_10_read - per_call) / 10,
+        "bytes_per_delivery": (kept(10, read="nothing") - per_call) / 10,
+        "bytes_per_delivery_read": (kept(10, read="clients") - per_call) / 10,
+        "bytes_per_delivery_logged": (kept(10, read="log") - per_call) / 10,
     }
 
 
@@ -536,7 +541,8 @@ def print_report(results: dict[str, Any]) -> None:
         memory = history["memory"]
         print(f"  retained: {memory['bytes_per_rest_call']:,.0f} B per REST call, "
               f"{memory['bytes_per_delivery']:,.0f} B per delivery "
-              f"({memory['bytes_per_delivery_read']:,.0f} B once `received` was read)")
+              f"({memory['bytes_per_delivery_read']:,.0f} B once `received` was read, "
+              f"{memory['bytes_per_delivery_logged']:,.0f} B once `deliveries` was read too)")
     if "fixture" in results:
         fixture = results["fixture"]
         print(f"\nfixture: µs per test, medians of pytest runs of {fixture['tests_per_run']} tests of each kind")

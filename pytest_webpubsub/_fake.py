@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from . import _protocol
 from ._core.clock import CountingIds, FakeClock
 from ._core.log import DeliveryLog, LifecycleEvent
-from ._core.model import Delivery
+from ._core.model import Delivery, Send
 from ._core.service import Connection, ServiceListener, WebPubSubService
 from ._core.snapshot import HubSnapshot
 from ._faults import FAILURE_KINDS, FailureKind
@@ -374,7 +374,8 @@ class FakeWebPubSub(DeliveryAssertions):
     def deliveries(self) -> tuple[Delivery, ...]:
         """Every data message delivered to any connection, in delivery order (the most recent ``max_deliveries``
         when that option bounds them)."""
-        return self._log.deliveries
+        with self._lock:  # the records are made from the logged sends as they are read
+            return self._log.deliveries
 
     @property
     def delivery_count(self) -> int:
@@ -541,11 +542,11 @@ class _DropAfter:
     def on_open(self, connection: Connection) -> None:
         pass
 
-    def on_deliveries(self, deliveries: list[Delivery]) -> None:
+    def on_send(self, send: Send, recipients: Sequence[Connection]) -> None:
         if self._left <= 0:
             return
         connection_id = self._client.connection_id
-        self._left -= sum(1 for delivery in deliveries if delivery.connection_id == connection_id)
+        self._left -= sum(1 for connection in recipients if connection.connection_id == connection_id)
         if self._left <= 0:
             if self._close_frame:
                 self._client.close()

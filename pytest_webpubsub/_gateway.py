@@ -307,7 +307,7 @@ class Gateway:
     def on_open(self, connection: Connection) -> None:
         pass
 
-    def on_deliveries(self, deliveries: object) -> None:
+    def on_send(self, send: object, recipients: object) -> None:
         pass
 
     def on_close(self, connection: Connection, reason: Optional[str]) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Optional, Union
 
 from ._core.jsontext import InvalidJson, loads
-from ._core.model import Delivery, Message
+from ._core.model import Message, Send
 
 JSON = "json.webpubsub.azure.v1"
 """The name of the JSON subprotocol, as clients offer it."""
@@ -62,11 +62,11 @@ class ClientProtocol:
 
     # -- service -> client ---------------------------------------------------------------------------------
 
-    def render(self, delivery: Delivery, sequence_id: Optional[int] = None) -> Frame:
-        """The frame that carries one delivered message."""
+    def render(self, send: Send, sequence_id: Optional[int] = None) -> Frame:
+        """The frame that carries one sent message (to one connection: ``sequence_id`` is that connection's)."""
         if self.framed:
-            return message_frame(delivery, sequence_id)
-        return raw_frame(delivery.message)
+            return message_frame(send, sequence_id)
+        return raw_frame(send.message)
 
     def connected(self, connection_id: str, user_id: Optional[str], reconnection_token: Optional[str]) -> Optional[str]:
         """The ``system/connected`` frame (None for a simple client, which gets no system frames)."""
@@ -176,15 +176,15 @@ def json_data(message: Message) -> Any:
     return message.value
 
 
-def message_frame(delivery: Delivery, sequence_id: Optional[int] = None) -> str:
+def message_frame(send: Send, sequence_id: Optional[int] = None) -> str:
     """A ``message`` frame from the server or a group (``fromUserId`` only for client publishes)."""
-    frame: dict[str, Any] = {"type": "message", "from": delivery.source}
-    if delivery.group is not None:
-        frame["group"] = delivery.group
-    frame["dataType"] = delivery.message.data_type
-    frame["data"] = json_data(delivery.message)
-    if delivery.from_user_id is not None:
-        frame["fromUserId"] = delivery.from_user_id
+    frame: dict[str, Any] = {"type": "message", "from": send.source}
+    if send.group is not None:
+        frame["group"] = send.group
+    frame["dataType"] = send.message.data_type
+    frame["data"] = json_data(send.message)
+    if send.from_user_id is not None:
+        frame["fromUserId"] = send.from_user_id
     if sequence_id is not None:
         frame["sequenceId"] = sequence_id
     return _dump(frame)

@@ -26,6 +26,7 @@ import websocket
 from azure.messaging.webpubsubclient import _client as sdk
 
 from . import _protocol
+from ._core.model import Send
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import HOSTS, Seam, normalise_host
 from ._session import CLOSE_NORMAL, ClientSession, Outbound
@@ -88,6 +89,10 @@ class _QueueLink:
 
     def __init__(self, inbox: queue.Queue[Union[Outbound, _End]]) -> None:
         self._inbox = inbox
+
+    def write_message(self, send: Send) -> None:
+        """A data message of an unreliable connection: written like any other item."""
+        self.write(Outbound(send))
 
     def write(self, item: Outbound) -> None:
         self._inbox.put(item)

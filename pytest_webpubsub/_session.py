@@ -2,8 +2,9 @@
 
 A :class:`ClientSession` is the :class:`~._core.service.Endpoint` of one connection. It turns the frames a
 client sends into service calls (with permission checks, acks and duplicate detection) and everything the
-service writes into :class:`Outbound` items for the link: the simulated client records them, an SDK adapter
-renders and queues them for its reader thread. It never does I/O and never blocks.
+service writes into :class:`Outbound` items for the link (a data message to an unreliable connection goes as the
+bare shared :class:`~._core.model.Send`): the simulated client records them, an SDK adapter renders and queues them
+for its reader thread. It never does I/O and never blocks.
 
 The subprotocol is an object chosen once at the handshake (:mod:`._protocol`): it parses the client's frames and
 renders the service's writes. Simple WebSocket clients run in ``sendEvent`` or ``sendToGroup`` mode; the reliable
@@ -28,7 +29,7 @@ from typing import Any, Callable, NamedTuple, Optional, Protocol
 from . import _protocol
 from ._core import names
 from ._core.errors import BadRequestError, ForbiddenError
-from ._core.model import Delivery, Message
+from ._core.model import Message, Send
 from ._core.service import Connection, WebPubSubService
 from ._protocol import ClientProtocol
 from ._upstream import ConnectionInfo, Upstream, UserEventResult
@@ -44,21 +45,32 @@ INVALID_MESSAGE = "The client message is not a valid JSON protocol message."
 
 
 class Outbound(NamedTuple):
-    """One thing the service writes to a client: a data message (with its sequence id) or a ready frame."""
+    """One thing the service writes to a client: a data message (with its sequence id) or a ready frame.
 
-    delivery: Delivery | None = None
+    A data message to a connection that does not number them (not reliable) reaches the link as the bare shared
+    :class:`Send` instead, through :meth:`Link.write_message`: fan-out builds nothing per recipient.
+    """
+
+    send: Send | None = None
     sequence_id: int | None = None
     frame: _protocol.Frame = ""
 
     def render(self, protocol: ClientProtocol) -> _protocol.Frame:
         """The exact WebSocket frame for a client speaking ``protocol``."""
-        if self.delivery is None:
+        if self.send is None:
             return self.frame
-        return protocol.render(self.delivery, self.sequence_id)
+        return protocol.render(self.send, self.sequence_id)
 
     @property
     def size(self) -> int:
-        return len(self.delivery.message.payload) if self.delivery is not None else len(self.frame)
+        return len(self.send.message.payload) if self.send is not None else len(self.frame)
+
+
+def render(item: Outbound | Send, protocol: ClientProtocol) -> _protocol.Frame:
+    """The frame of anything a link was given: an :class:`Outbound` item or a bare :class:`Send`."""
+    if isinstance(item, Send):
+        return protocol.render(item)
+    return item.render(protocol)
 
 
 class Link(Protocol):
@@ -67,8 +79,20 @@ class Link(Protocol):
     def write(self, item: Outbound) -> None:
         """Take one outbound item, in order. Must not block."""
 
+    @property
+    def write_message(self) -> Callable[[Send], object]:
+        """Take one data message of a connection that is not reliable, in order (with :meth:`write`'s items).
+
+        Fan-out calls it once per recipient, so it may be a plain attribute holding ``some_list.append``. Must not
+        block.
+        """
+
     def end(self, code: int, reason: str | None) -> None:
         """The service closed the socket with ``code`` (after any ``disconnected`` frame)."""
+
+
+def _taken_unwritten(send: Send) -> None:
+    """What an open, unreliable connection with no link does with a message: takes it, writes it nowhere."""
 
 
 class SimpleMode(NamedTuple):
@@ -109,8 +133,11 @@ class ClientSession:
         self._clock = clock
         self.protocol = protocol
         self.simple_mode = simple_mode
-        self.link: Link | None = link
         self.reliable = protocol.reliable
+        self._link: Link | None = link
+        self.deliver: Callable[[Send], object] = self._deliver_through(link)
+        """The :class:`~._core.service.Endpoint` side: the link's ``write_message`` (unreliable), or
+        :meth:`_deliver_reliable`; rebound, with the connection's, whenever the link changes."""
         self.processed_ack_ids: set[int] = set()
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -138,13 +165,24 @@ class ClientSession:
 
     # -- Endpoint: what the service writes -----------------------------------------------------------
 
-    def deliver(self, delivery: Delivery) -> bool:
-        """Take one message; False when the connection could not (a reliable buffer overflowed: it is closed)."""
-        if not self.reliable:
-            if self.link is not None:
-                self.link.write(Outbound(delivery, None, ""))
-            return True
-        size = len(delivery.message.payload)
+    @property
+    def link(self) -> Link | None:
+        """The socket this connection is attached to (None: dropped, or closed)."""
+        return self._link
+
+    @link.setter
+    def link(self, link: Link | None) -> None:
+        self._link = link
+        self.deliver = self.connection.deliver = self._deliver_through(link)
+
+    def _deliver_through(self, link: Link | None) -> Callable[[Send], object]:
+        if self.reliable:
+            return self._deliver_reliable
+        return _taken_unwritten if link is None else link.write_message
+
+    def _deliver_reliable(self, send: Send) -> bool:
+        """Number, buffer and write one message; False when the buffer overflows (the connection is closed)."""
+        size = len(send.message.payload)
         if len(self._unacked) >= RELIABLE_BUFFER_MESSAGES or self._unacked_bytes + size > RELIABLE_BUFFER_BYTES:
             self._unacked.clear()
             self._unacked_bytes = 0
@@ -154,12 +192,12 @@ class ClientSession:
                 reason="The reliable message buffer of the connection is full.",
             )
             return False
-        item = Outbound(delivery, self._next_sequence_id, "")
+        item = Outbound(send, self._next_sequence_id, "")
         self._next_sequence_id += 1
         self._unacked.append(item)
         self._unacked_bytes += size
-        if self.link is not None:
-            self.link.write(item)
+        if self._link is not None:
+            self._link.write(item)
         return True
 
     def closed(self, reason: str | None) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple
 from urllib.parse import urlsplit
 
 from . import _protocol
+from ._core.model import Send
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import HOSTS, Seam, normalise_host
 from ._session import ClientSession, Outbound
@@ -129,6 +130,10 @@ class FakeClientWebSocket:
         return f"<pytest_webpubsub FakeClientWebSocket {connection} {'closed' if self._closed else 'open'}>"
 
     # -- Link: called by the service, from any thread ---------------------------------------------------
+
+    def write_message(self, send: Send) -> None:
+        """A data message of an unreliable connection: written like any other item."""
+        self.write(Outbound(send))
 
     def write(self, item: Outbound) -> None:
         with self._lock:

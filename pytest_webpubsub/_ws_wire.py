@@ -39,6 +39,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
+from ._core.model import Send
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import normalise_host
 from ._protocol import ClientProtocol, Frame
@@ -132,6 +133,10 @@ class WireServer:
         self.end(CLOSE_GOING_AWAY, STOPPED_REASON)
 
     # -- Link: the service writes (any thread) ----------------------------------------------------------
+
+    def write_message(self, send: Send) -> None:
+        """A data message of an unreliable connection: written like any other item."""
+        self.write(Outbound(send))
 
     def write(self, item: Outbound) -> None:
         with self._lock:

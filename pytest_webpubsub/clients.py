@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import _protocol, _session
-from ._core.model import DataType
-from ._session import ClientSession, Outbound
+from ._core.model import DataType, Send
+from ._session import ClientSession, Outbound, render
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ class FakeClientConnection:
         auto_ack: bool = True,
     ) -> None:
         self._lock = threading.Lock()  # what the service wrote may be read from any thread while it writes
-        self._written: list[Outbound] = []
+        self._written: list[Outbound | Send] = []
+        self.write_message: Callable[[Send], object] = self._written.append
+        """Link: a data message of an unreliable connection is recorded as it is (rendered when read)."""
         self._frames: list[_protocol.Frame] = []
         self._received: list[ReceivedMessage] = []
         self._acks: dict[int, Ack] = {}
@@ -155,25 +157,27 @@ class FakeClientConnection:
         """Render what was written since the last read (frames are built lazily: sends stay cheap)."""
         protocol = self.session.protocol
         for item in self._written[len(self._frames) :]:
-            frame = item.render(protocol)
+            send: Send | None
+            if isinstance(item, Send):  # a data message of an unreliable connection
+                send, sequence_id = item, None
+            else:
+                send, sequence_id = item.send, item.sequence_id
+            frame = render(item, protocol)
             self._frames.append(frame)
-            delivery = item.delivery
-            if delivery is None:
+            if send is None:
                 continue
             if protocol.framed:
-                data, data_type = delivery.message.value, delivery.message.data_type
+                data, data_type = send.message.value, send.message.data_type
             else:
                 data, data_type = frame, ("binary" if isinstance(frame, bytes) else "text")
-            self._received.append(
-                ReceivedMessage(data, data_type, delivery.group, delivery.from_user_id, item.sequence_id)
-            )
+            self._received.append(ReceivedMessage(data, data_type, send.group, send.from_user_id, sequence_id))
 
     # -- Link: called by the session -----------------------------------------------------------------------
 
     def write(self, item: Outbound) -> None:
         # No lock to append: list.append is atomic, and readers render a snapshot of the list under their lock.
         self._written.append(item)
-        if item.delivery is not None:
+        if item.send is not None:
             if item.sequence_id is not None and self._auto_ack and self._session is not None:
                 self._session.receive(_protocol.sequence_ack_frame(item.sequence_id))
             return
@@ -233,7 +237,8 @@ class FakeClientConnection:
         """``sequenceAck`` (reliable protocol): everything up to ``sequence_id`` (default: the last seen)."""
         if sequence_id is None:
             with self._lock:
-                sequence_id = max((item.sequence_id or 0 for item in self._written), default=0)
+                numbered = (item.sequence_id or 0 for item in self._written if isinstance(item, Outbound))
+                sequence_id = max(numbered, default=0)
         self.send_frame(_protocol.sequence_ack_frame(sequence_id))
 
     def ping(self) -> None:

@@ -31,14 +31,14 @@ Importing this module imports hypothesis; the pytest plugin never does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant
 
 from . import _protocol
-from ._core.model import Delivery
+from ._core.model import Delivery, Send
 from ._fake import FakeWebPubSub
 
 if TYPE_CHECKING:
@@ -76,9 +76,9 @@ class _TargetCheck:
     def on_close(self, connection: Connection, reason: str | None) -> None:
         pass
 
-    def on_deliveries(self, deliveries: list[Delivery]) -> None:
-        hub = self._fake.snapshot(deliveries[0].hub)  # one send, one hub; the service has not moved on yet
-        for delivery in deliveries:
+    def on_send(self, send: Send, recipients: Sequence[Connection]) -> None:
+        hub = self._fake.snapshot(send.hub)  # one send, one hub; the service has not moved on yet
+        for delivery in (send.to(connection.connection_id, connection.user_id) for connection in recipients):
             self.delivered.append(delivery)
             connection = hub.connections.get(delivery.connection_id)
             where = f"{delivery.data!r} to {delivery.connection_id} (user {delivery.user_id!r})"

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from pytest_webpubsub import FakeRequest, FakeWebPubSub
-from pytest_webpubsub._core.model import Delivery, Message
+from pytest_webpubsub._core.model import Message, Send
 from pytest_webpubsub._protocol import (
     JSON,
     RELIABLE_JSON,
@@ -25,8 +25,8 @@ from pytest_webpubsub._protocol import (
 NOW = 1_800_000_000
 
 
-def delivery(message: Message, source: str = "server", group: str | None = None, from_user_id: str | None = None) -> Delivery:
-    return Delivery("hub", "conn", None, message, source, group, from_user_id)  # type: ignore[arg-type]
+def sent(message: Message, source: str = "server", group: str | None = None, from_user_id: str | None = None) -> Send:
+    return Send("hub", message, source, group, from_user_id)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------- system frames
@@ -86,7 +86,7 @@ SERVER_FRAMES = [
 
 @pytest.mark.parametrize(("message", "frame"), SERVER_FRAMES)
 def test_server_message_frames(message: Message, frame: str) -> None:
-    assert message_frame(delivery(message)) == frame
+    assert message_frame(sent(message)) == frame
 
 
 @pytest.mark.parametrize(
@@ -103,18 +103,18 @@ def test_server_message_frames(message: Message, frame: str) -> None:
     ids=["client_publish", "rest_publish_omits_from_user_id", "json", "binary"],
 )
 def test_group_message_frames(message: Message, from_user_id: str | None, frame: str) -> None:
-    assert message_frame(delivery(message, "group", "g", from_user_id)) == frame
+    assert message_frame(sent(message, "group", "g", from_user_id)) == frame
 
 
 def test_reliable_frames_carry_the_sequence_id_last() -> None:
-    frame = message_frame(delivery(Message(b"x", "text"), "group", "g", "u"), sequence_id=7)
+    frame = message_frame(sent(Message(b"x", "text"), "group", "g", "u"), sequence_id=7)
     assert frame == (
         '{"type":"message","from":"group","group":"g","dataType":"text","data":"x","fromUserId":"u","sequenceId":7}'
     )
 
 
 def test_non_ascii_text_survives_the_frame() -> None:
-    frame = message_frame(delivery(Message("héllo 😀".encode(), "text")))
+    frame = message_frame(sent(Message("héllo 😀".encode(), "text")))
     assert json.loads(frame)["data"] == "héllo 😀"
 
 

@@ -1,4 +1,5 @@
-"""Records the core emits: messages as they were sent, and each delivery of one to one connection."""
+"""Records the core emits: messages as they were sent, one send shared by its recipients, and each delivery of
+one message to one connection (built from a send when read)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,24 @@ class Message:
             return self.payload
         text = self.payload.decode("utf-8")
         return jsontext.loads(text) if self.data_type == "json" else text
+
+
+class Send(NamedTuple):
+    """One message sent once, in one hub: the record every recipient of that send shares.
+
+    Fan-out hands this one object to every connection it reaches (no per-recipient record is built while
+    sending); the per-recipient :class:`Delivery` is made from it when the log is read.
+    """
+
+    hub: str
+    message: Message
+    source: Source
+    group: str | None = None
+    from_user_id: str | None = None
+
+    def to(self, connection_id: str, user_id: str | None) -> Delivery:
+        """This send as delivered to one connection."""
+        return Delivery(self.hub, connection_id, user_id, self.message, self.source, self.group, self.from_user_id)
 
 
 class Delivery(NamedTuple):

@@ -12,7 +12,7 @@ read an empty hub and leave no trace: a refused or a no-op request changes nothi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -20,7 +20,7 @@ from . import names
 from .clock import CountingIds, IdFactory
 from .errors import BadRequestError, ForbiddenError, NotFoundError
 from .filters import Filter, InvalidFilterError, compile_filter
-from .model import Delivery, Message, Source
+from .model import Message, Send, Source
 from .permissions import JOIN_LEAVE, SEND, Permissions
 from .snapshot import HubSnapshot, snapshot_hub
 
@@ -28,11 +28,14 @@ from .snapshot import HubSnapshot, snapshot_hub
 class Endpoint(Protocol):
     """The receiving side of one connection (a simulated client, a live socket)."""
 
-    def deliver(self, delivery: Delivery) -> bool:
-        """Take one data message, in service order; return whether the connection took it.
+    @property
+    def deliver(self) -> Callable[[Send], object]:
+        """Take one data message, in service order (may be a plain attribute holding any callable).
 
-        False means the message was not delivered (a reliable connection whose buffer overflowed, closing it):
-        the service then does not log the delivery.
+        Returning ``False`` (exactly) means the message was not delivered (a reliable connection whose buffer
+        overflowed, closing it): the service then does not log it. Anything else, ``None`` included, means the
+        connection took it: so a connection that only records what it gets can be ``some_list.append``, and
+        fan-out costs one call per recipient. Read once, when the connection opens (:attr:`Connection.deliver`).
         """
 
     def closed(self, reason: str | None) -> None:
@@ -44,26 +47,45 @@ class ServiceListener(Protocol):
 
     def on_open(self, connection: Connection) -> None: ...
 
-    def on_deliveries(self, deliveries: list[Delivery]) -> None:
-        """The deliveries of one send that connections took, in order (called once per send that reached anyone)."""
+    def on_send(self, send: Send, recipients: Sequence[Connection]) -> None:
+        """One send and the connections that took it, in delivery order (called once per send that reached
+        anyone). ``recipients`` is shared and must not be changed; ``send.to(...)`` makes a :class:`Delivery`."""
 
     def on_close(self, connection: Connection, reason: str | None) -> None: ...
 
 
-@dataclass(eq=False)
 class Connection:
-    """The service's state for one client connection."""
+    """The service's state for one client connection (slotted: fan-out reads ``deliver`` of every recipient)."""
 
-    hub: str
-    connection_id: str
-    user_id: str | None
-    protocol: str | None
-    endpoint: Endpoint
-    permissions: Permissions
-    groups: dict[str, None] = field(default_factory=dict)
-    is_open: bool = True
-    dropped: bool = False
-    """A reliable connection whose link is down while the service keeps it for recovery."""
+    __slots__ = ("deliver", "hub", "connection_id", "user_id", "protocol", "endpoint", "permissions", "groups",
+                 "is_open", "dropped")  # ``deliver`` first: in the object's first cache line, by its header
+
+    def __init__(
+        self,
+        hub: str,
+        connection_id: str,
+        user_id: str | None,
+        protocol: str | None,
+        endpoint: Endpoint,
+        permissions: Permissions,
+    ) -> None:
+        self.hub = hub
+        self.connection_id = connection_id
+        self.user_id = user_id
+        self.protocol = protocol
+        self.endpoint = endpoint
+        self.permissions = permissions
+        self.groups: dict[str, None] = {}
+        self.is_open = True
+        self.dropped = False
+        """A reliable connection whose link is down while the service keeps it for recovery."""
+        self.deliver: Callable[[Send], object] = endpoint.deliver
+        """How the service hands this connection a message: the endpoint's ``deliver`` as it was at open. An
+        endpoint that changes how it takes messages (a new link) assigns the new callable here."""
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else "closed"
+        return f"<Connection {self.connection_id} hub={self.hub!r} user={self.user_id!r} {state}>"
 
 
 @dataclass
@@ -418,16 +440,19 @@ class WebPubSubService:
             recipients = [connection for connection in recipients if connection.connection_id not in skip]
         if matcher is not None:
             recipients = [connection for connection in recipients if matcher.matches(_Candidate(connection))]
-        deliveries = []
-        for connection in recipients:
-            delivery = Delivery(
-                connection.hub, connection.connection_id, connection.user_id, message, source, group, from_user_id
-            )
-            if connection.endpoint.deliver(delivery):  # False: refused (an overflowing reliable buffer)
-                deliveries.append(delivery)
-        if deliveries:
-            for listener in self._listeners:
-                listener.on_deliveries(deliveries)
+        if not recipients:
+            return
+        send = Send(recipients[0].hub, message, source, group, from_user_id)
+        refused: list[Connection] = []
+        for connection in recipients:  # the hot loop: one call per recipient, nothing built
+            if connection.deliver(send) is False:  # an overflowing reliable buffer: not delivered
+                refused.append(connection)
+        if refused:
+            recipients = [connection for connection in recipients if connection not in refused]
+            if not recipients:
+                return
+        for listener in self._listeners:
+            listener.on_send(send, recipients)
 
 
 class _Candidate:

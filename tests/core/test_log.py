@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_webpubsub._core.log import DeliveryLog
-from pytest_webpubsub._core.model import Delivery, Message
+from pytest_webpubsub._core.model import Message, Send
 from pytest_webpubsub._core.service import WebPubSubService
 
 TEXT = Message(b"hi", "text")
 
 
 class Sink:
-    def deliver(self, delivery: Delivery) -> bool:
+    def deliver(self, send: Send) -> bool:
         return True
 
     def closed(self, reason: str | None) -> None: ...
@@ -63,3 +65,74 @@ def test_clear_forgets_records_but_not_the_count() -> None:
 def test_a_negative_bound_is_refused() -> None:
     with pytest.raises(ValueError, match="max_deliveries"):
         DeliveryLog(max_deliveries=-1)
+
+
+# ------------------------------------------------------------------- sends shared by their recipients, read lazily
+
+
+class Recipient:
+    """What the log reads of a connection: its id and user."""
+
+    def __init__(self, index: int) -> None:
+        self.connection_id = f"c{index}"
+        self.user_id = f"u{index % 3}" if index % 2 else None
+
+
+def test_one_send_to_many_is_one_entry_until_read_then_one_record_per_recipient_in_order() -> None:
+    log = DeliveryLog()
+    recipients = [Recipient(index) for index in range(4)]
+    send = Send("hub", TEXT, "group", "g", "sender")
+    log.on_send(send, recipients)  # type: ignore[arg-type]
+    assert log.delivery_count == 4
+    assert [(d.connection_id, d.user_id) for d in log.deliveries] == [(r.connection_id, r.user_id) for r in recipients]
+    assert all(d.message is TEXT and (d.source, d.group, d.from_user_id) == ("group", "g", "sender")
+               for d in log.deliveries)
+    assert log.deliveries == log.deliveries, "reading twice gives the same records"
+
+
+def test_a_bound_smaller_than_one_send_keeps_that_send_s_last_recipients() -> None:
+    log = DeliveryLog(max_deliveries=3)
+    log.on_send(Send("hub", TEXT, "server"), [Recipient(index) for index in range(5)])  # type: ignore[arg-type]
+    assert [d.connection_id for d in log.deliveries] == ["c2", "c3", "c4"]
+    assert (log.delivery_count, log.forgotten) == (5, 2)
+
+
+# A log driven by drawn sends (of drawn sizes), reads and clears, against the plainest model: every delivery in a
+# list, the bound applied on read. Reads in between matter: records made by one read must survive (or be forgotten)
+# exactly like the unread sends after them.
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.integers(min_value=1, max_value=6)),
+        st.tuples(st.just("read"), st.just(0)),
+        st.tuples(st.just("clear"), st.just(0)),
+    ),
+    max_size=40,
+)
+
+
+@given(bound=st.one_of(st.none(), st.integers(min_value=0, max_value=8)), steps=operations)
+def test_the_log_agrees_with_a_list_of_every_delivery(bound: int | None, steps: list[tuple[str, int]]) -> None:
+    log = DeliveryLog(max_deliveries=bound)
+    model: list[tuple[str, bytes]] = []
+    cleared_at = 0
+    sent = 0
+    for operation, size in steps:
+        if operation == "send":
+            payload = str(sent).encode()
+            sent += 1
+            log.on_send(Send("hub", Message(payload, "text"), "server"), [Recipient(i) for i in range(size)])  # type: ignore[arg-type]
+            model.extend((f"c{i}", payload) for i in range(size))
+        elif operation == "clear":
+            log.clear()
+            cleared_at = len(model)
+        kept = model[cleared_at:]
+        if bound is not None:
+            kept = kept[-bound:] if bound else []
+        if operation == "read" or operation == "clear":
+            assert [(d.connection_id, d.message.payload) for d in log.deliveries] == kept
+        assert log.delivery_count == len(model)
+    kept = model[cleared_at:]
+    if bound is not None:
+        kept = kept[-bound:] if bound else []
+    assert [(d.connection_id, d.message.payload) for d in log.deliveries] == kept
+    assert log.forgotten == len(model) - len(kept)

@@ -5,27 +5,28 @@ Groups and users are derived views over connections; every refused call must lea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import pytest
 
 from pytest_webpubsub._core.errors import BadRequestError, NotFoundError
 from pytest_webpubsub._core.log import DeliveryLog
-from pytest_webpubsub._core.model import Delivery, Message
+from pytest_webpubsub._core.model import Delivery, Message, Send
 from pytest_webpubsub._core.service import Connection, WebPubSubService
 
 TEXT = Message(b"hi", "text")
 
 
 class Endpoint:
-    """Records what the service hands to one connection."""
+    """Records what the service hands to one connection (the shared record of each send)."""
 
     def __init__(self) -> None:
-        self.deliveries: list[Delivery] = []
+        self.sends: list[Send] = []
         self.closes: list[str | None] = []
 
-    def deliver(self, delivery: Delivery) -> bool:
-        self.deliveries.append(delivery)
+    def deliver(self, send: Send) -> bool:
+        self.sends.append(send)
         return True
 
     def closed(self, reason: str | None) -> None:
@@ -47,7 +48,9 @@ def connect(service: WebPubSubService, hub: str = "hub", **kwargs: Any) -> Conne
 
 
 def got(connection: Connection) -> list[Delivery]:
-    return connection.endpoint.deliveries  # type: ignore[attr-defined]
+    """What ``connection``'s endpoint was handed, as deliveries to it."""
+    sends: list[Send] = connection.endpoint.sends  # type: ignore[attr-defined]
+    return [send.to(connection.connection_id, connection.user_id) for send in sends]
 
 
 def receivers(*connections: Connection) -> dict[str, int]:
@@ -740,8 +743,8 @@ def test_refused_open_connection_consumes_no_connection_id() -> None:
 class RefusingEndpoint(Endpoint):
     """A connection that cannot take messages (a reliable connection whose buffer overflowed)."""
 
-    def deliver(self, delivery: Delivery) -> bool:
-        self.deliveries.append(delivery)
+    def deliver(self, send: Send) -> bool:
+        self.sends.append(send)
         return False
 
 
@@ -756,13 +759,13 @@ def test_a_delivery_the_endpoint_refuses_is_not_logged(service: WebPubSubService
 
 
 def test_a_send_every_endpoint_refuses_reaches_no_listener(service: WebPubSubService) -> None:
-    calls: list[list[Delivery]] = []
+    calls: list[tuple[Send, Sequence[Connection]]] = []
 
     class Listener:
         def on_open(self, connection: Connection) -> None: ...
 
-        def on_deliveries(self, deliveries: list[Delivery]) -> None:
-            calls.append(deliveries)
+        def on_send(self, send: Send, recipients: Sequence[Connection]) -> None:
+            calls.append((send, recipients))
 
         def on_close(self, connection: Connection, reason: str | None) -> None: ...
 
@@ -778,12 +781,16 @@ def test_an_endpoint_closing_itself_while_taking_a_message_does_not_disturb_the_
     """What a reliable connection does on overflow: it asks the service to close it and refuses the message."""
 
     class Overflowing(Endpoint):
-        def deliver(self, delivery: Delivery) -> bool:
-            service.close_connection(delivery.hub, delivery.connection_id, reason="full")
+        connection_id = ""
+
+        def deliver(self, send: Send) -> bool:
+            service.close_connection(send.hub, self.connection_id, reason="full")
             return False
 
     first = connect(service)
-    overflowing = service.open_connection("hub", Overflowing())
+    endpoint = Overflowing()
+    overflowing = service.open_connection("hub", endpoint)
+    endpoint.connection_id = overflowing.connection_id
     last = connect(service)
     service.send_to_all("hub", TEXT)
     assert [d.connection_id for d in log.deliveries] == [first.connection_id, last.connection_id]

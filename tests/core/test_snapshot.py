@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from pytest_webpubsub._core.errors import BadRequestError
-from pytest_webpubsub._core.model import Delivery
+from pytest_webpubsub._core.model import Send
 from pytest_webpubsub._core.service import WebPubSubService
 
 
 class Sink:
-    def deliver(self, delivery: Delivery) -> bool:
+    def deliver(self, send: Send) -> bool:
         return True
 
     def closed(self, reason: str | None) -> None:

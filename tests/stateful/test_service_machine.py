@@ -18,7 +18,8 @@ from step_count import StepCounter
 
 from pytest_webpubsub._core.clock import CountingIds
 from pytest_webpubsub._core.errors import NotFoundError
-from pytest_webpubsub._core.model import Delivery, Message
+from pytest_webpubsub._core.log import DeliveryLog
+from pytest_webpubsub._core.model import Message, Send
 from pytest_webpubsub._core.service import Connection, WebPubSubService
 
 HUBS = ("chat", "Chat", "CHAT", "news")
@@ -41,11 +42,11 @@ class Recorder:
     """The endpoint of one connection: records what the service hands it."""
 
     def __init__(self) -> None:
-        self.deliveries: list[Delivery] = []
+        self.sends: list[Send] = []
         self.close_notices: list[str | None] = []
 
-    def deliver(self, delivery: Delivery) -> bool:
-        self.deliveries.append(delivery)
+    def deliver(self, send: Send) -> bool:
+        self.sends.append(send)
         return True
 
     def closed(self, reason: str | None) -> None:
@@ -60,7 +61,8 @@ class ServiceMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.service = WebPubSubService(ids=CountingIds("machine"))
+        self.log = DeliveryLog()
+        self.service = WebPubSubService(ids=CountingIds("machine"), listeners=[self.log])
         self.model = ReferenceModel()
         self.recorders: dict[str, Recorder] = {}
         self.connections: dict[str, Connection] = {}
@@ -251,14 +253,22 @@ class ServiceMachine(RuleBasedStateMachine):
                     assert state.connections.get(cid) is connection and connection.user_id == user
 
     @invariant()
+    def the_log_records_what_each_connection_received(self) -> None:
+        """The log's records (made from the shared sends when read) agree with the model, connection by connection."""
+        logged = self.log.deliveries
+        for cid, connection in self.connections.items():
+            mine = [d for d in logged if d.connection_id == cid]
+            assert [(d.message.payload.decode(), d.source, d.group) for d in mine] == self.model.inbox[cid], cid
+            assert {(d.hub, d.user_id) for d in mine} <= {(connection.hub, connection.user_id)}
+        assert self.log.delivery_count == len(logged) == sum(len(inbox) for inbox in self.model.inbox.values())
+
+    @invariant()
     def every_connection_received_exactly_what_the_model_expects(self) -> None:
         for cid, recorder in self.recorders.items():
             connection = self.connections[cid]
-            received = [(d.message.payload.decode(), d.source, d.group) for d in recorder.deliveries]
+            received = [(s.message.payload.decode(), s.source, s.group) for s in recorder.sends]
             assert received == self.model.inbox[cid], f"inbox of {cid}"
-            assert {(d.hub, d.connection_id, d.user_id) for d in recorder.deliveries} <= {
-                (connection.hub, cid, connection.user_id)
-            }
+            assert {s.hub for s in recorder.sends} <= {connection.hub}
             assert recorder.close_notices == self.model.close_notices[cid], f"close notices of {cid}"
             assert connection.is_open == (cid in self.model.connections(connection.hub))
 

@@ -271,6 +271,9 @@ class Link:
     def write(self, item: Any) -> None:
         self.written.append(item)
 
+    def write_message(self, send: Any) -> None:
+        self.written.append(send)
+
     def end(self, code: int, reason: str | None) -> None:
         self.ended = (code, reason)
 
