@@ -36,6 +36,25 @@ def _refuse_constant(name: str) -> NoReturn:
     raise InvalidJson(f"{name} is not a JSON value")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+"""One decoder for every call: ``json.loads`` with ``parse_constant`` would build one (and its scanner) per call."""
+_SCAN = _DECODER.scan_once
+
+
+def _decode(text: str) -> Any:
+    """``_DECODER.decode(text)``, with its two whitespace scans skipped when a value spans the whole text.
+
+    ``decode`` scans whitespace, calls ``scan_once`` where the value starts and refuses anything but whitespace
+    after it. With no whitespace around the value, ``scan_once(text, 0)`` is exactly that call, so its value and
+    its errors are ``decode``'s; any other text goes through ``decode`` itself.
+    """
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:  # no value at 0: leading whitespace, or not JSON (decode says which, in its words)
+        return _DECODER.decode(text)
+    return value if end == len(text) else _DECODER.decode(text)
+
+
 def _too_deep(text: str) -> bool:
     """Whether brackets outside strings nest deeper than :data:`MAX_DEPTH`.
 
@@ -72,7 +91,9 @@ def loads(text: Union[str, bytes, bytearray]) -> Any:
     if _too_deep(text):
         raise InvalidJson(f"the JSON is nested deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        if text.startswith("\ufeff"):  # what json.loads refuses before parsing, with the same message
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _decode(text)
     except InvalidJson:
         raise
     except (ValueError, RecursionError) as error:  # RecursionError: not reachable below MAX_DEPTH, kept as a guard
