@@ -65,9 +65,30 @@ def answer(handler: Handler, request: Any) -> FakeResponse:
         raise error(str(failure)) from None
 
 
+def _store_layout() -> type | None:
+    """azure-core's case-insensitive dict type, if it keeps ``{lower-cased name: (name, value)}`` in ``_store``
+    (probed once: a private layout, so the fast path below is taken only where it is known to hold)."""
+    probe = case_insensitive_dict({"Name": "value"})
+    return type(probe) if getattr(probe, "_store", None) == {"name": ("Name", "value")} else None
+
+
+_CASE_INSENSITIVE_DICT = _store_layout()
+
+
+def _headers(headers: Any) -> dict[str, str]:
+    """A request's headers as a plain dict, names as sent.
+
+    azure-core's case-insensitive dict iterates in Python, one generator step per name; its store already holds the
+    ``(name, value)`` pairs, read here in one C call.
+    """
+    if type(headers) is _CASE_INSENSITIVE_DICT:
+        return dict(headers._store.values())
+    return dict(headers.items())
+
+
 def to_fake_request(request: Any) -> FakeRequest:
     """Convert an azure-core request (rest or legacy) to the neutral record the fake dispatches."""
-    return FakeRequest(request.method.upper(), request.url, dict(request.headers.items()), _body(request))
+    return FakeRequest(request.method.upper(), request.url, _headers(request.headers), _body(request))
 
 
 class _ResponseBase:
@@ -98,7 +119,13 @@ class _ResponseBase:
 
     @property
     def content_type(self) -> str | None:
-        return self.headers.get("Content-Type")
+        if self._headers is not None:
+            return self._headers.get("Content-Type")
+        found = None  # the last of any spellings, as the case-insensitive dict would keep it
+        for name, value in self._response.headers.items():
+            if len(name) == 12 and name.lower() == "content-type":
+                found = value
+        return found
 
     @property
     def is_closed(self) -> bool:
