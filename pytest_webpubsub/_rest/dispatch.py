@@ -58,6 +58,16 @@ class RestCall:
     """The answer; None when an injected connection failure or timeout left the call without one."""
     error: str | None = None
 
+    def __init__(
+        self, operation: str | None, request: FakeRequest, response: FakeResponse | None, error: str | None = None
+    ) -> None:
+        # The generated __init__ of a frozen dataclass, without its object.__setattr__ call per field.
+        fields = self.__dict__
+        fields["operation"] = operation
+        fields["request"] = request
+        fields["response"] = response
+        fields["error"] = error
+
     @property
     def status_code(self) -> int | None:
         """The status of the answer (None: no answer, see ``error``)."""
