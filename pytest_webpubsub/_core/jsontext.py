@@ -86,9 +86,9 @@ def loads(text: Union[str, bytes, bytearray]) -> Any:
             text = bytes(text).decode("utf-8")  # UTF-8 never holds a surrogate
         except UnicodeDecodeError:
             raise InvalidJson("the text is not valid UTF-8") from None
-    elif _SURROGATE.search(text):
+    elif not text.isascii() and _SURROGATE.search(text):  # ASCII holds no surrogate
         raise InvalidJson("a string holds a lone surrogate, which is not valid Unicode")
-    if _too_deep(text):
+    if len(text) > MAX_DEPTH and _too_deep(text):  # a shorter text cannot hold MAX_DEPTH + 1 brackets
         raise InvalidJson(f"the JSON is nested deeper than {MAX_DEPTH} levels")
     try:
         if text.startswith("\ufeff"):  # what json.loads refuses before parsing, with the same message
@@ -98,7 +98,7 @@ def loads(text: Union[str, bytes, bytearray]) -> Any:
         raise
     except (ValueError, RecursionError) as error:  # RecursionError: not reachable below MAX_DEPTH, kept as a guard
         raise InvalidJson(str(error) or "invalid JSON") from None
-    if _SURROGATE_ESCAPE.search(text):  # only then can an escape have produced a lone surrogate
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # only then can an escape have produced a lone surrogate
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
