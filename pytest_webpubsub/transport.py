@@ -65,7 +65,7 @@ def answer(handler: Handler, request: Any) -> FakeResponse:
         raise error(str(failure)) from None
 
 
-def _store_layout() -> type | None:
+def _store_layout() -> Any:
     """azure-core's case-insensitive dict type, if it keeps ``{lower-cased name: (name, value)}`` in ``_store``
     (probed once: a private layout, so the fast path below is taken only where it is known to hold)."""
     probe = case_insensitive_dict({"Name": "value"})

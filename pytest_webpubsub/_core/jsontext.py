@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NoReturn, Union
+from typing import Any, Callable, NoReturn, Union
 
 MAX_DEPTH = 64
 """The deepest nesting of arrays and objects accepted (``[[1]]`` has depth 2): System.Text.Json's default."""
@@ -38,7 +38,7 @@ def _refuse_constant(name: str) -> NoReturn:
 
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 """One decoder for every call: ``json.loads`` with ``parse_constant`` would build one (and its scanner) per call."""
-_SCAN = _DECODER.scan_once
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]  # set by __init__
 
 
 def _decode(text: str) -> Any:
