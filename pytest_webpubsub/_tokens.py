@@ -184,8 +184,10 @@ class RestTokenVerifier:
                 self._accepted.pop(next(iter(self._accepted)), None)
             self._accepted[key] = window
             return
-        _check_expires(window[0], now)
-        _check_not_before(window[1], now)
+        expires, not_before = window
+        if now >= expires or (not_before is not None and now < not_before):  # refused: say why, as the full check
+            _check_expires(expires, now)
+            _check_not_before(not_before, now)
 
 
 def _unverified_claims(token: str) -> dict[str, Any]:

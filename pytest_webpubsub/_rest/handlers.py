@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -117,8 +118,7 @@ def json_body(payload: Any, *, content_length: bool = True) -> FakeResponse:
 def read_message(ctx: RestContext) -> Message:
     """The body of a send: its data type from Content-Type (missing → binary, other types → 415)."""
     content_type = ctx.request.header("Content-Type")
-    media_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
-    data_type = _MEDIA_TYPES.get(media_type)
+    media_type, data_type = _media_type(content_type)
     if data_type is None:
         raise UnsupportedMediaTypeError(
             f"The content type '{content_type}' is not supported: use application/json, text/plain "
@@ -136,6 +136,13 @@ def read_message(ctx: RestContext) -> Message:
             except ValueError:
                 raise BadRequestError("The request body is not a valid JSON.") from None
     return Message(body, data_type)
+
+
+@functools.lru_cache(maxsize=64)
+def _media_type(content_type: str | None) -> tuple[str, DataType | None]:
+    """The media type of a send's Content-Type (missing: binary) and the data type it gives (None: refused)."""
+    media_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+    return media_type, _MEDIA_TYPES.get(media_type)
 
 
 def send_options(ctx: RestContext) -> None:
