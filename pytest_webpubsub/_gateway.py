@@ -294,8 +294,9 @@ class Gateway:
     def drain(self) -> None:
         """Send the queued ``connected`` / ``disconnected`` events, unless this thread holds the service lock
         (then the outermost call that released it sends them: an app must never run under the lock)."""
-        if self.upstream is not None and not holds_lock(self.lock):
-            self.upstream.drain()
+        upstream = self.upstream
+        if upstream is not None and upstream.queued and not holds_lock(self.lock):  # most calls queue nothing
+            upstream.drain()
 
     def reconnection_token(self, connection_id: str) -> str:
         """The token a reliable client presents to recover ``connection_id`` (derived from the access key)."""

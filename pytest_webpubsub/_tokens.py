@@ -99,20 +99,39 @@ def _time_claim(claims: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _check_expiry(claims: dict[str, Any], now: float) -> None:
-    """``exp`` must be a finite number after ``now``; ``nbf``, when present, a finite number not after it."""
+def _check_expiry(claims: dict[str, Any], now: float) -> tuple[float, float | None]:
+    """``exp`` must be a finite number after ``now``; ``nbf``, when present, a finite number not after it.
+
+    Returns both (``nbf`` None when absent) once they pass.
+    """
     expires = _time_claim(claims, "exp")
     if expires is None:
         raise UnauthorizedError("The access token has no 'exp' claim")
+    _check_expires(expires, now)
+    not_before = _time_claim(claims, "nbf")
+    _check_not_before(not_before, now)
+    return expires, not_before
+
+
+def _check_expires(expires: float, now: float) -> None:
     if now >= expires:
         raise UnauthorizedError(f"The access token expired at {expires:.0f} (now is {now:.0f})")
-    not_before = _time_claim(claims, "nbf")
+
+
+def _check_not_before(not_before: float | None, now: float) -> None:
     if not_before is not None and now < not_before:
         raise UnauthorizedError(f"The access token is not valid before {not_before:.0f} (now is {now:.0f})")
 
 
 def verify_rest_token(authorization: str | None, *, url: str, keys: Sequence[str], now: float) -> None:
     """Check the bearer token of one REST call; raise :class:`UnauthorizedError` (401) with the reason."""
+    _verify_rest_token(authorization, url=url, keys=keys, now=now)
+
+
+def _verify_rest_token(
+    authorization: str | None, *, url: str, keys: Sequence[str], now: float
+) -> tuple[float, float | None]:
+    """:func:`verify_rest_token`, returning the accepted token's ``exp`` and ``nbf`` (None when absent)."""
     scheme, _, token = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("The request has no 'Authorization: Bearer <token>' header")
@@ -126,12 +145,49 @@ def verify_rest_token(authorization: str | None, *, url: str, keys: Sequence[str
                 "The access token signature does not match the access key, and its audience "
                 f"{audience!r} is not the Entra ID audience '{ENTRA_AUDIENCES[0]}'"
             )
-        _check_expiry(unverified, now)
-        return
-    _check_expiry(claims, now)
+        return _check_expiry(unverified, now)
+    window = _check_expiry(claims, now)
     audience = claims.get("aud")
     if not isinstance(audience, str) or _normalise(audience) != _normalise(url):
         raise UnauthorizedError(f"The audience {audience!r} of the access token does not match the request URL")
+    return window
+
+
+class RestTokenVerifier:
+    """:func:`verify_rest_token` for one set of access keys, remembering the tokens it accepted.
+
+    Everything the full check judges but the time depends only on the ``Authorization`` header, the URL and the
+    keys: signature, kind, audience, and that ``exp`` (and ``nbf`` when present) are finite numbers. Once the full
+    check accepts a header for a URL, later calls with both unchanged only judge ``exp`` and ``nbf`` against their
+    ``now``, in the full check's order and with its messages, so the cache never accepts what the full check would
+    refuse. Refusals are not remembered (each runs the full check). At most ``max_entries`` are kept, oldest
+    forgotten first.
+    """
+
+    __slots__ = ("_accepted", "_keys", "_max_entries")
+
+    def __init__(self, keys: Sequence[str], *, max_entries: int = 256) -> None:
+        self._keys = tuple(keys)
+        self._max_entries = max_entries
+        self._accepted: dict[tuple[str, str], tuple[float, float | None]] = {}
+
+    def __call__(self, authorization: str | None, *, url: str, now: float) -> None:
+        """Check the bearer token of one REST call; raise :class:`UnauthorizedError` (401) with the reason."""
+        if authorization is None:
+            verify_rest_token(authorization, url=url, keys=self._keys, now=now)
+            return
+        key = (authorization, url)
+        window = self._accepted.get(key)
+        if window is None:
+            window = _verify_rest_token(authorization, url=url, keys=self._keys, now=now)
+            if len(self._accepted) >= self._max_entries:
+                self._accepted.pop(next(iter(self._accepted)), None)
+            self._accepted[key] = window
+            return
+        expires, not_before = window
+        if now >= expires or (not_before is not None and now < not_before):  # refused: say why, as the full check
+            _check_expires(expires, now)
+            _check_not_before(not_before, now)
 
 
 def _unverified_claims(token: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Two ways in:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Any, Callable, Optional
@@ -25,7 +26,7 @@ from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.utils import case_insensitive_dict
 
 from ._faults import InjectedFailure
-from ._hosts import HOSTS, Seam
+from ._hosts import HOSTS, Seam, normalise_host
 from ._rest.http import FakeRequest, FakeResponse
 
 Handler = Callable[[FakeRequest], FakeResponse]
@@ -65,9 +66,30 @@ def answer(handler: Handler, request: Any) -> FakeResponse:
         raise error(str(failure)) from None
 
 
+def _store_layout() -> Any:
+    """azure-core's case-insensitive dict type, if it keeps ``{lower-cased name: (name, value)}`` in ``_store``
+    (probed once: a private layout, so the fast path below is taken only where it is known to hold)."""
+    probe = case_insensitive_dict({"Name": "value"})
+    return type(probe) if getattr(probe, "_store", None) == {"name": ("Name", "value")} else None
+
+
+_CASE_INSENSITIVE_DICT = _store_layout()
+
+
+def _headers(headers: Any) -> dict[str, str]:
+    """A request's headers as a plain dict, names as sent.
+
+    azure-core's case-insensitive dict iterates in Python, one generator step per name; its store already holds the
+    ``(name, value)`` pairs, read here in one C call.
+    """
+    if type(headers) is _CASE_INSENSITIVE_DICT:
+        return dict(headers._store.values())
+    return dict(headers.items())
+
+
 def to_fake_request(request: Any) -> FakeRequest:
     """Convert an azure-core request (rest or legacy) to the neutral record the fake dispatches."""
-    return FakeRequest(request.method.upper(), request.url, dict(request.headers.items()), _body(request))
+    return FakeRequest(request.method.upper(), request.url, _headers(request.headers), _body(request))
 
 
 class _ResponseBase:
@@ -98,7 +120,13 @@ class _ResponseBase:
 
     @property
     def content_type(self) -> str | None:
-        return self.headers.get("Content-Type")
+        if self._headers is not None:
+            return self._headers.get("Content-Type")
+        found = None  # the last of any spellings, as the case-insensitive dict would keep it
+        for name, value in self._response.headers.items():
+            if len(name) == 12 and name.lower() == "content-type":
+                found = value
+        return found
 
     @property
     def is_closed(self) -> bool:
@@ -254,13 +282,17 @@ class AsyncFakeTransport(AsyncHttpTransport):  # type: ignore[type-arg]
 # -- the seams ------------------------------------------------------------------------------------------
 
 
+_host = functools.lru_cache(maxsize=256)(normalise_host)
+"""``host[:port]`` of a URL as the host table keys it (the table normalises it again: the same, cheaply)."""
+
+
 def _route(transport: Any, url: str) -> Optional[Handler]:
     """The handler of the fake owning ``url``; ``ServiceRequestError`` for an Azure host no fake owns.
 
     Marks the transport so that its back-off ``sleep`` after a fake's answer (or a refusal) is skipped.
     """
     transport._webpubsub_fake_answered = True
-    owner = HOSTS.owner(url)
+    owner = HOSTS.owner(_host(url))
     if owner is None:
         refusal = HOSTS.refuse(url, _AzureCoreSeam.hint)
         if refusal is not None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import jwt
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from pytest_webpubsub import ConnectionRefused, FakeWebPubSub
 from pytest_webpubsub._core.errors import UnauthorizedError
-from pytest_webpubsub._tokens import mint_client_token, verify_client_url, verify_rest_token
+from pytest_webpubsub._tokens import RestTokenVerifier, mint_client_token, verify_client_url, verify_rest_token
 
 KEY = "cHl0ZXN0LXdlYnB1YnN1Yi1mYWtlLWFjY2Vzcy1rZXktMDAwMDE="
 SECOND_KEY = "c2Vjb25kLWtleS1vZi10aGUtZmFrZS1yZXNvdXJjZS0wMDAwMDA="
@@ -348,3 +351,113 @@ def test_minted_token_without_optional_claims_and_its_round_trip() -> None:
     assert not {"sub", "role", "webpubsub.group"} & set(decode(minted, AUDIENCE))
     identity = verify(url(minted))
     assert (identity.user_id, identity.roles, identity.groups) == (None, (), ())
+
+
+# ------------------------------------------------------------------------ the REST token verifier's cache
+
+REST_URLS = [
+    REST_URL,
+    REST_URL.split("?")[0],
+    REST_URL.replace(HOST, HOST.upper()),
+    REST_URL.replace("https", "http"),
+    REST_URL.replace("/hub/", "/other/"),
+    REST_URL.replace(HOST, "evil.webpubsub.azure.com"),
+]
+_ABSENT = object()
+claim_values = (
+    st.integers(NOW - 90, NOW + 90)
+    | st.sampled_from([NOW, NOW + 0.5, NOW - 0.5, True, "x", None, [NOW]])
+    | st.floats(allow_nan=True, allow_infinity=True)
+)
+audiences = st.sampled_from([*REST_URLS, ENTRA + "/", "https://management.azure.com", None, [ENTRA], 5])
+
+
+MUTATIONS = ["aud", "exp", "nbf", "drop_exp", "wrong_key", "hs384", "unsigned_as_hs256", "junk", "scheme", "none"]
+
+
+@st.composite
+def rest_authorizations(draw: st.DrawFn) -> str | None:
+    """An Authorization header: a well-formed token of one kind (key-signed with either access key, or an Entra
+    token: unsigned or signed with another key), most often as is, else with a few drawn defects (other audience,
+    non-finite or odd ``exp``/``nbf``, wrong key, other algorithm, junk text, other scheme, no header)."""
+    kind = draw(st.sampled_from(["key", "second_key", "entra_unsigned", "entra_other_key"]))
+    claims: dict[str, Any] = {"aud": REST_URL if kind in ("key", "second_key") else ENTRA}
+    claims["exp"] = draw(st.integers(NOW - 20, NOW + 80))
+    nbf = draw(st.none() | st.integers(NOW - 60, NOW + 20))
+    if nbf is not None:
+        claims["nbf"] = nbf
+    mutations = draw(st.lists(st.sampled_from(MUTATIONS), max_size=2))
+    for name in ("aud", "exp", "nbf"):
+        if name in mutations:
+            claims[name] = draw(audiences if name == "aud" else claim_values)
+    if "drop_exp" in mutations:
+        claims.pop("exp", None)
+    if "wrong_key" in mutations:
+        kind = "entra_other_key"
+    key = {"key": KEY, "second_key": SECOND_KEY}.get(kind, OTHER_KEY)
+    if kind == "entra_unsigned":
+        alg = "HS256" if "unsigned_as_hs256" in mutations else draw(st.sampled_from(["RS256", "none"]))
+        text = raw_token(json.dumps(claims), json.dumps({"alg": alg, "typ": "JWT"}))
+    else:
+        text = jwt.encode(claims, key, algorithm="HS384" if "hs384" in mutations else "HS256")
+    if "junk" in mutations:
+        text = draw(st.sampled_from(["x.y.z", "", "e30.e30.", "a\ud800.b.c"]) | st.text(max_size=12))
+    scheme = draw(st.sampled_from(["bearer ", "  Bearer  ", "Token ", ""])) if "scheme" in mutations else "Bearer "
+    return None if "none" in mutations else scheme + text
+
+
+def _verdict(check: Any, authorization: str | None, url_text: str, now: float) -> str | None:
+    """None when accepted, else the 401's message (anything else escapes and fails the test)."""
+    try:
+        check(authorization, url_text, now)
+    except UnauthorizedError as refused:
+        return refused.message
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(rest_authorizations(), min_size=1, max_size=3),
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(REST_URLS),
+            st.integers(-40, 100).map(lambda offset: NOW + offset) | st.floats(NOW - 100, NOW + 100),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(1, 3),
+)
+def test_the_cached_verifier_answers_what_the_full_check_answers(
+    authorizations: list[str | None], calls: list[tuple[int, str, float]], max_entries: int
+) -> None:
+    """At every call of every sequence: accepted by both, or refused by both with the same message."""
+    keys = [KEY, SECOND_KEY]
+    accepted = 0
+    verifier = RestTokenVerifier(keys, max_entries=max_entries)
+    for index, url_text, now in calls:
+        authorization = authorizations[index % len(authorizations)]
+        full = _verdict(lambda a, u, n: verify_rest_token(a, url=u, keys=keys, now=n), authorization, url_text, now)
+        cached = _verdict(lambda a, u, n: verifier(a, url=u, now=n), authorization, url_text, now)
+        assert cached == full, (authorization, url_text, now)
+        accepted += full is None
+    event(f"calls accepted: {min(accepted, 3)}+" if accepted >= 3 else f"calls accepted: {accepted}")
+
+
+def test_the_cached_verifier_judges_expiry_at_every_call() -> None:
+    verifier = RestTokenVerifier([KEY])
+    authorization = "Bearer " + rest_token(exp=NOW + 60)
+    verifier(authorization, url=REST_URL, now=NOW)
+    verifier(authorization, url=REST_URL, now=NOW + 59)
+    with pytest.raises(UnauthorizedError, match="expired"):
+        verifier(authorization, url=REST_URL, now=NOW + 60)
+    with pytest.raises(UnauthorizedError, match="does not match the request URL"):  # cached per URL
+        verifier(authorization, url=REST_URL.replace("/hub/", "/other/"), now=NOW)
+
+
+def test_the_cached_verifier_keeps_at_most_max_entries() -> None:
+    verifier = RestTokenVerifier([KEY], max_entries=2)
+    for exp in (NOW + 10, NOW + 20, NOW + 30):
+        verifier("Bearer " + rest_token(exp=exp), url=REST_URL, now=NOW)
+    assert len(verifier._accepted) == 2

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NoReturn, Union
+from typing import Any, Callable, NoReturn, Union
 
 MAX_DEPTH = 64
 """The deepest nesting of arrays and objects accepted (``[[1]]`` has depth 2): System.Text.Json's default."""
@@ -34,6 +34,25 @@ class InvalidJson(ValueError):
 
 def _refuse_constant(name: str) -> NoReturn:
     raise InvalidJson(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+"""One decoder for every call: ``json.loads`` with ``parse_constant`` would build one (and its scanner) per call."""
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]  # set by __init__
+
+
+def _decode(text: str) -> Any:
+    """``_DECODER.decode(text)``, with its two whitespace scans skipped when a value spans the whole text.
+
+    ``decode`` scans whitespace, calls ``scan_once`` where the value starts and refuses anything but whitespace
+    after it. With no whitespace around the value, ``scan_once(text, 0)`` is exactly that call, so its value and
+    its errors are ``decode``'s; any other text goes through ``decode`` itself.
+    """
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:  # no value at 0: leading whitespace, or not JSON (decode says which, in its words)
+        return _DECODER.decode(text)
+    return value if end == len(text) else _DECODER.decode(text)
 
 
 def _too_deep(text: str) -> bool:
@@ -67,17 +86,19 @@ def loads(text: Union[str, bytes, bytearray]) -> Any:
             text = bytes(text).decode("utf-8")  # UTF-8 never holds a surrogate
         except UnicodeDecodeError:
             raise InvalidJson("the text is not valid UTF-8") from None
-    elif _SURROGATE.search(text):
+    elif not text.isascii() and _SURROGATE.search(text):  # ASCII holds no surrogate
         raise InvalidJson("a string holds a lone surrogate, which is not valid Unicode")
-    if _too_deep(text):
+    if len(text) > MAX_DEPTH and _too_deep(text):  # a shorter text cannot hold MAX_DEPTH + 1 brackets
         raise InvalidJson(f"the JSON is nested deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        if text.startswith("\ufeff"):  # what json.loads refuses before parsing, with the same message
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _decode(text)
     except InvalidJson:
         raise
     except (ValueError, RecursionError) as error:  # RecursionError: not reachable below MAX_DEPTH, kept as a guard
         raise InvalidJson(str(error) or "invalid JSON") from None
-    if _SURROGATE_ESCAPE.search(text):  # only then can an escape have produced a lone surrogate
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # only then can an escape have produced a lone surrogate
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -30,13 +30,12 @@ from .._core.service import WebPubSubService
 from .._faults import FailureKind, InjectedFailure
 from .handlers import JSON_CONTENT_TYPE, RestContext
 from .http import FakeRequest, FakeResponse
-from .routes import LATEST_API_VERSION, ROUTES, SUPPORTED_API_VERSIONS, Route, resolve
+from .routes import HEALTH_HEADERS, HUB_HEADERS, LATEST_API_VERSION, ROUTES, SUPPORTED_API_VERSIONS, Route, resolve
 
-HUB_HEADERS = {
-    "api-supported-versions": ", ".join(SUPPORTED_API_VERSIONS),
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-}
-HEALTH_HEADERS = {"Strict-Transport-Security": HUB_HEADERS["Strict-Transport-Security"]}
+__all__ = ["HEALTH_HEADERS", "HUB_HEADERS", "Fault", "RestCall", "RestDispatcher"]
+MAX_PLANS = 256
+"""How many request plans (see :class:`_Plan`) one dispatcher keeps; the oldest is forgotten first."""
+
 _STATUS = {
     BadRequestError: 400,
     UnauthorizedError: 401,
@@ -58,6 +57,16 @@ class RestCall:
     response: FakeResponse | None
     """The answer; None when an injected connection failure or timeout left the call without one."""
     error: str | None = None
+
+    def __init__(
+        self, operation: str | None, request: FakeRequest, response: FakeResponse | None, error: str | None = None
+    ) -> None:
+        # The generated __init__ of a frozen dataclass, without its object.__setattr__ call per field.
+        fields = self.__dict__
+        fields["operation"] = operation
+        fields["request"] = request
+        fields["response"] = response
+        fields["error"] = error
 
     @property
     def status_code(self) -> int | None:
@@ -135,6 +144,8 @@ class RestDispatcher:
         self.call_count = 0
         """Every call answered since the start, the forgotten ones included."""
         self.faults: list[Fault] = []
+        self._verify_token = _tokens.RestTokenVerifier(self._keys)
+        self._plans: dict[tuple[str, str], _Plan] = {}
 
     def clear_calls(self) -> None:
         """Forget the recorded calls (``call_count`` keeps counting)."""
@@ -151,26 +162,24 @@ class RestDispatcher:
         failure: InjectedFailure | None = None
         response: FakeResponse | None
         try:
-            resolution = resolve(request.method, request.parts.path)
-            route = resolution.route
+            plan = self._plans.get((request.method, request.url)) or self._plan(request)
+            route = plan.route
             if route is None:
-                response, error = self._no_route(request, resolution.allowed_methods)
+                response, error = self._no_route(request, plan.allowed_methods)
             else:
-                fault = self._take_fault(route.name, resolution.params)
+                fault = self._take_fault(route.name, plan.params) if self.faults else None
                 if fault is not None and fault.failure is not None:
                     failure = InjectedFailure(fault.failure, route.name)
                     response, error = None, f"injected fault: {fault.failure} failure"
                 elif fault is not None:
-                    response, error = fault.response(), f"injected fault {fault.status}"
+                    response, error = _with_headers(fault.response(), plan.headers), f"injected fault {fault.status}"
                 else:
                     try:
-                        response = self._handle(route, resolution.params, request)
+                        response = self._handle(route, plan, request)  # complete: handlers add the hub headers
                     except UnauthorizedError as refused:
-                        response, error = FakeResponse(401), refused.message
+                        response, error = _with_headers(FakeResponse(401), plan.headers), refused.message
                     except WebPubSubError as refused:
-                        response, error = self._error(request, refused), refused.message
-                if response is not None:
-                    response = _with_headers(response, HUB_HEADERS if route.hub_scoped else HEALTH_HEADERS)
+                        response, error = _with_headers(self._error(request, refused), plan.headers), refused.message
         except Exception:  # a bug in the fake: the caller gets the service's 500, the test the traceback
             failure = None
             response, error = self._internal_error(request), traceback.format_exc()
@@ -181,20 +190,27 @@ class RestDispatcher:
         assert response is not None  # only an injected failure leaves a call without an answer
         return response
 
-    def _handle(self, route: Route, params: dict[str, str], request: FakeRequest) -> FakeResponse:
+    def _plan(self, request: FakeRequest) -> _Plan:
+        """Resolve a request's method and URL (see :class:`_Plan`) and remember it."""
+        resolution = resolve(request.method, request.parts.path)
+        plan = _Plan(resolution.route, resolution.params, resolution.allowed_methods, request)
+        plans = self._plans
+        if len(plans) >= MAX_PLANS:
+            del plans[next(iter(plans))]
+        plans[(request.method, request.url)] = plan
+        return plan
+
+    def _handle(self, route: Route, plan: _Plan, request: FakeRequest) -> FakeResponse:
         now = self._clock()
-        if route.name != "get_service_status":
-            _tokens.verify_rest_token(
-                request.header("Authorization"), url=request.url, keys=self._keys, now=rest_token_time(self._clock)
-            )
-        query = parse_qs(request.parts.query, keep_blank_values=True)
-        if route.hub_scoped:  # health answers 200 whatever the api-version (service-behaviour §1.3 row 1)
-            _check_api_version(route, request, query.get("api-version", []))
+        if plan.authenticated:
+            self._verify_token(request.header("Authorization"), url=request.url, now=rest_token_time(self._clock))
+        if not plan.version_supported:  # refused here, after authentication, as the service does
+            _check_api_version(route, request, plan.query.get("api-version", []))
         context = RestContext(
             service=self._service,
             request=request,
-            params=params,
-            query=query,
+            params=plan.params,
+            query=plan.query,
             endpoint=self._endpoint,
             signing_key=self._keys[0],
             now=now,
@@ -250,8 +266,8 @@ def _error_response(request: FakeRequest, status: int, code: str, message: str, 
     return FakeResponse(status, headers, b"" if request.method == "HEAD" else body)
 
 
-def _with_headers(response: FakeResponse, headers: dict[str, str]) -> FakeResponse:
-    """``response`` with ``headers`` added (handlers answer with fresh dicts, so this completes them in place)."""
+def _with_headers(response: FakeResponse, headers: Mapping[str, str]) -> FakeResponse:
+    """``response`` with ``headers`` added (a fresh dict of headers is completed in place)."""
     if isinstance(response.headers, dict):
         response.headers.update(headers)
         return response
@@ -269,3 +285,36 @@ def _check_api_version(route: Route, request: FakeRequest, values: list[str]) ->
             code="UnsupportedApiVersion",
             target="api-version",
         )
+
+
+class _Plan:
+    """What a request's method and URL alone decide, kept per dispatcher so that a repeated call skips it: the route
+    and its path parameters (or the methods the path allows), the parsed query, whether the call is authenticated,
+    whether its api-version is supported, and the headers every answer of the route carries.
+
+    Nothing here refuses a call: dispatch still takes its checks in their order (route, fault, authentication,
+    api-version), and an unsupported api-version is refused where its check stands. ``params`` and ``query`` are
+    shared by every call with this URL: read-only.
+    """
+
+    __slots__ = ("allowed_methods", "authenticated", "headers", "params", "query", "route", "version_supported")
+
+    def __init__(
+        self, route: Route | None, params: dict[str, str], allowed_methods: tuple[str, ...], request: FakeRequest
+    ) -> None:
+        self.route = route
+        self.params = params
+        self.allowed_methods = allowed_methods
+        self.query: dict[str, list[str]] = {}
+        self.authenticated = self.version_supported = True
+        self.headers: Mapping[str, str] = HEALTH_HEADERS
+        if route is None:
+            return
+        self.query = parse_qs(request.parts.query, keep_blank_values=True)
+        self.authenticated = route.name != "get_service_status"
+        if route.hub_scoped:  # health answers 200 whatever the api-version (service-behaviour §1.3 row 1)
+            self.headers = HUB_HEADERS
+            try:
+                _check_api_version(route, request, self.query.get("api-version", []))
+            except BadRequestError:
+                self.version_supported = False

@@ -1,16 +1,20 @@
 """One small function per REST operation: read parameters, call the service, shape the answer.
 
 Handlers raise the core's :class:`WebPubSubError` subclasses; ``dispatch`` turns them into status codes and
-error bodies. Success codes are exactly the recorded ones (service-behaviour §1.1, §10.1). Each handler
-declares its route with :func:`~.routes.route`; the decorators fill the one route table as this module is imported.
+error bodies. What they answer is complete, the hub headers (``api-supported-versions``,
+``Strict-Transport-Security``) included. Success codes are exactly the recorded ones (docs/service-behaviour.md
+§1.1, §10.1). Each handler declares its route with :func:`~.routes.route`; the decorators fill the one route table
+as this module is imported.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, overload
 from urllib.parse import urlencode, urlsplit
 
@@ -20,7 +24,7 @@ from .._core.errors import BadRequestError, NotFoundError, UnsupportedMediaTypeE
 from .._core.model import DataType, Message
 from .._core.service import WebPubSubService
 from .http import FakeRequest, FakeResponse
-from .routes import HUB, route
+from .routes import HEALTH_HEADERS, HUB, HUB_HEADERS, route
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _MEDIA_TYPES: dict[str, DataType] = {
@@ -71,23 +75,33 @@ class RestContext:
 # -- answers -------------------------------------------------------------------------------------------
 
 
+# Handlers answer complete responses, the hub headers included; the bodiless ones are shared (their headers are
+# read-only), so that a call builds no response at all.
+ACCEPTED = FakeResponse(202, MappingProxyType({"Content-Length": "0", **HUB_HEADERS}))
+OK = FakeResponse(200, MappingProxyType({"Content-Length": "0", **HUB_HEADERS}))
+NO_CONTENT = FakeResponse(204, HUB_HEADERS)
+FOUND = FakeResponse(200, HUB_HEADERS)
+"""The answer of a HEAD check that found its object: 200 without Content-Length."""
+HEALTHY = FakeResponse(200, HEALTH_HEADERS)
+
+
 def accepted() -> FakeResponse:
-    return FakeResponse(202, {"Content-Length": "0"})
+    return ACCEPTED
 
 
 def ok() -> FakeResponse:
-    return FakeResponse(200, {"Content-Length": "0"})
+    return OK
 
 
 def no_content() -> FakeResponse:
-    return FakeResponse(204)
+    return NO_CONTENT
 
 
 def exists(found: bool, error: NotFoundError) -> FakeResponse:
     """The answer of a HEAD check: 200 without Content-Length, or the 404 (its body dropped by dispatch)."""
     if not found:
         raise error
-    return FakeResponse(200)
+    return FOUND
 
 
 def json_body(payload: Any, *, content_length: bool = True) -> FakeResponse:
@@ -95,7 +109,7 @@ def json_body(payload: Any, *, content_length: bool = True) -> FakeResponse:
     headers = {"Content-Type": JSON_CONTENT_TYPE}
     if content_length:
         headers["Content-Length"] = str(len(body))
-    return FakeResponse(200, headers, body)
+    return FakeResponse(200, {**headers, **HUB_HEADERS}, body)
 
 
 # -- request parsing -----------------------------------------------------------------------------------
@@ -104,8 +118,7 @@ def json_body(payload: Any, *, content_length: bool = True) -> FakeResponse:
 def read_message(ctx: RestContext) -> Message:
     """The body of a send: its data type from Content-Type (missing → binary, other types → 415)."""
     content_type = ctx.request.header("Content-Type")
-    media_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
-    data_type = _MEDIA_TYPES.get(media_type)
+    media_type, data_type = _media_type(content_type)
     if data_type is None:
         raise UnsupportedMediaTypeError(
             f"The content type '{content_type}' is not supported: use application/json, text/plain "
@@ -123,6 +136,13 @@ def read_message(ctx: RestContext) -> Message:
             except ValueError:
                 raise BadRequestError("The request body is not a valid JSON.") from None
     return Message(body, data_type)
+
+
+@functools.lru_cache(maxsize=64)
+def _media_type(content_type: str | None) -> tuple[str, DataType | None]:
+    """The media type of a send's Content-Type (missing: binary) and the data type it gives (None: refused)."""
+    media_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+    return media_type, _MEDIA_TYPES.get(media_type)
 
 
 def send_options(ctx: RestContext) -> None:
@@ -155,7 +175,7 @@ def read_groups_body(ctx: RestContext) -> tuple[list[str], str | None]:
 
 @route("get_service_status", "HEAD", "/api/health")
 def get_service_status(ctx: RestContext) -> FakeResponse:
-    return FakeResponse(200)
+    return HEALTHY
 
 
 @route("send_to_all", "POST", HUB + "/:send")

@@ -17,6 +17,15 @@ class FakeRequest:
     headers: Mapping[str, str]
     body: bytes = b""
 
+    def __init__(self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"") -> None:
+        # What the generated __init__ of a frozen dataclass does, without its object.__setattr__ call per field
+        # (one record per REST call): the fields go straight into the instance dict.
+        fields = self.__dict__
+        fields["method"] = method
+        fields["url"] = url
+        fields["headers"] = headers
+        fields["body"] = body
+
     @cached_property
     def parts(self) -> SplitResult:
         """The URL split into scheme, host, path, query and fragment (computed once)."""

@@ -8,9 +8,10 @@ or a method and path, twice raises at import.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, TypeVar, overload
 from urllib.parse import unquote
 
@@ -24,6 +25,17 @@ SUPPORTED_API_VERSIONS = ("2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01"
 LATEST_API_VERSION = SUPPORTED_API_VERSIONS[-1]
 HUB = "/api/hubs/{hub}"
 """The prefix of every hub-scoped template."""
+HUB_HEADERS: Mapping[str, str] = MappingProxyType(
+    {
+        "api-supported-versions": ", ".join(SUPPORTED_API_VERSIONS),
+        "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    }
+)
+"""The headers of every answer to a hub-scoped operation (read-only)."""
+HEALTH_HEADERS: Mapping[str, str] = MappingProxyType(
+    {"Strict-Transport-Security": HUB_HEADERS["Strict-Transport-Security"]}
+)
+"""The headers of every answer of the health check (read-only)."""
 
 _H = TypeVar("_H", bound="Handler")
 

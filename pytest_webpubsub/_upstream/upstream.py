@@ -115,6 +115,11 @@ class Upstream:
         """Injected failures not consumed yet (``FakeWebPubSub.inject_upstream_fault``)."""
 
     @property
+    def queued(self) -> int:
+        """How many non-blocking events wait for the next :meth:`drain`."""
+        return len(self._pending)
+
+    @property
     def timeout(self) -> float:
         """Seconds an app may take to answer (real HTTP calls and in-process ASGI apps)."""
         return self._caller.timeout

@@ -87,3 +87,24 @@ def test_bracket_soup_never_raises_anything_but_invalid_json(text: str) -> None:
         jsontext.loads(text * 50)
     except jsontext.InvalidJson:
         pass
+
+
+def _outcome(parse: Any, text: str) -> tuple[str, Any]:
+    try:
+        return "value", parse(text)
+    except (ValueError, RecursionError) as error:
+        return type(error).__name__, str(error)
+
+
+json_ish = st.text(alphabet=" \t\n[]{}\":,-.0123456789eEtrufalsn\\xNI\ufeff", max_size=40)
+
+
+@given(json_ish | json_values.map(json.dumps) | json_values.map(lambda value: f" {json.dumps(value)}\n"))
+def test_the_reader_answers_what_pythons_strict_parser_answers(text: str) -> None:
+    """The shortcut past ``decode``'s whitespace scans changes no value and no error message."""
+    reference = _outcome(lambda raw: json.loads(raw, parse_constant=jsontext._refuse_constant), text)
+    assert _outcome(jsontext._decode, text) == (
+        reference if not text.startswith("\ufeff") else _outcome(jsontext._DECODER.decode, text)
+    )
+    if text.startswith("\ufeff"):
+        assert _outcome(jsontext.loads, text)[1].startswith("Unexpected UTF-8 BOM")

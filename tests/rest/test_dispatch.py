@@ -1137,3 +1137,41 @@ def test_the_dispatcher_can_keep_only_the_most_recent_calls_and_still_count_them
     assert list(dispatcher.calls) == [] and dispatcher.call_count == 3
     with pytest.raises(ValueError, match="max_calls"):
         RestDispatcher(WebPubSubService(), endpoint=endpoint, keys=["k"], clock=lambda: 0.0, max_calls=-1)
+
+
+# ------------------------------------------------------------------------- repeated calls (the plan cache)
+
+
+def test_a_repeated_url_keeps_the_order_of_checks(fake: FakeWebPubSub, rest) -> None:
+    """What the method and URL decide is remembered, but each call still meets route, fault, token, api-version."""
+    url = rest.url(HUB + "/:send", [("api-version", "2020-01-01")])
+    first = rest.call_url("POST", url, body=b"x", content_type="text/plain")
+    assert first.status_code == 400  # the URL's verdict, now remembered
+    assert rest.call_url("POST", url, body=b"x", authorization="Bearer x.y.z").status_code == 401  # token first
+    fake.inject_fault(503, operation="send_to_all")
+    assert rest.call_url("POST", url, body=b"x", authorization=None).status_code == 503  # a fault before the token
+    again = rest.call_url("POST", url, body=b"x", content_type="text/plain")
+    assert (again.status_code, again.body, dict(again.headers)) == (400, first.body, dict(first.headers))
+    assert rest.call_url("GET", url).status_code == 405  # another method, another plan
+    assert [call.operation for call in fake.rest_calls] == ["send_to_all"] * 4 + [None]
+
+
+def test_a_repeated_call_answers_alike_and_shared_answers_are_read_only(fake: FakeWebPubSub, rest) -> None:
+    alice = fake.connect("hub", user_id="alice")
+    answers = [rest.call("POST", HUB + "/:send", body=b"hi", content_type="text/plain") for _ in range(3)]
+    assert {(answer.status_code, tuple(answer.headers.items()), answer.body) for answer in answers} == {
+        (202, (("Content-Length", "0"), ("api-supported-versions", SUPPORTED),
+               ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")), b"")
+    }
+    assert [message.data for message in alice.received] == ["hi"] * 3
+    with pytest.raises(TypeError):
+        answers[0].headers["Content-Length"] = "1"  # type: ignore[index]
+
+
+def test_the_plans_one_dispatcher_keeps_are_bounded(fake: FakeWebPubSub, rest) -> None:
+    from pytest_webpubsub._rest.dispatch import MAX_PLANS
+
+    for index in range(MAX_PLANS + 10):
+        assert rest.call("HEAD", f"{HUB}/users/user-{index}").status_code == 404
+    assert len(fake._rest._plans) == MAX_PLANS
+    assert rest.call("HEAD", f"{HUB}/users/user-0").status_code == 404  # forgotten, planned again

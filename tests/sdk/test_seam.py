@@ -133,3 +133,53 @@ def test_stopping_the_last_fake_restores_the_transports() -> None:
     assert RequestsTransport.send is ORIGINALS[(RequestsTransport, "send")]
     assert AioHttpTransport.send is ORIGINALS[(AioHttpTransport, "send")]
     assert [call.operation for call in first.rest_calls] == ["group_exists"]
+
+
+# ---------------------------------------------------------------- request and response translation (fast paths)
+
+
+def test_azure_cores_header_store_is_read_in_one_call_and_gives_what_iterating_gives() -> None:
+    from azure.core.rest import HttpRequest
+    from azure.core.utils import case_insensitive_dict
+
+    from pytest_webpubsub.transport import _CASE_INSENSITIVE_DICT, _headers, to_fake_request
+
+    assert _CASE_INSENSITIVE_DICT is type(case_insensitive_dict())  # the layout this azure-core keeps is known
+    headers = case_insensitive_dict({"Content-Type": "text/plain", "X-A": "1"})
+    headers["x-a"] = "2"  # a later spelling replaces the name and the value
+    headers["Authorization"] = "Bearer t"
+    assert _headers(headers) == dict(headers.items()) == {"Content-Type": "text/plain", "x-a": "2", "Authorization":
+                                                         "Bearer t"}
+    assert _headers({"Plain": "dict"}) == {"Plain": "dict"}
+    request = HttpRequest("post", "https://h/api", headers=headers, content=b"x")
+    assert to_fake_request(request).headers == dict(request.headers.items())
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Content-Length": "0"}, {"Content-Type": "text/plain"}, {"content-type": "a/b", "Other": "x"},
+     {"Content-Type": "a/b", "CONTENT-TYPE": "c/d"}],
+)
+def test_the_content_type_of_an_answer_is_what_its_case_insensitive_headers_say(headers: dict[str, str]) -> None:
+    from azure.core.rest import HttpRequest
+
+    from pytest_webpubsub import FakeResponse
+    from pytest_webpubsub.transport import FakeHttpResponse
+
+    request = HttpRequest("GET", "https://h/")
+    unread = FakeHttpResponse(request, FakeResponse(200, headers))
+    read = FakeHttpResponse(request, FakeResponse(200, headers))
+    assert unread.content_type == read.headers.get("Content-Type") == read.content_type
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://Fake.webpubsub.azure.com.:443/api", "http://u:p@host:8080/x", "https://[::1]:8443/a", "https://[::1]/",
+     "wss://a.:443", "host-only", "https://a:b:c/", ""],
+)
+def test_the_seams_host_key_is_what_the_host_table_computes(url: str) -> None:
+    """The seam hands the table the host it already normalised (cached); normalising it again changes nothing."""
+    from pytest_webpubsub._hosts import normalise_host
+    from pytest_webpubsub.transport import _host
+
+    assert normalise_host(_host(url)) == _host(url) == normalise_host(url)
