@@ -90,12 +90,43 @@ class Connection:
 
 @dataclass
 class Hub:
-    """The connections of one hub, indexed by id, group and user."""
+    """The connections of one hub, indexed by id, group and user.
+
+    Fan-out reads the whole hub or a group as a tuple made once and kept until that membership changes (the service
+    calls :meth:`changed`): a send then copies nothing, and the log keeps the same tuple for every send to an
+    unchanged group.
+    """
 
     name: str
     connections: dict[str, Connection] = field(default_factory=dict)
     groups: dict[str, dict[str, Connection]] = field(default_factory=dict)
     users: dict[str, dict[str, Connection]] = field(default_factory=dict)
+    _everyone: tuple[Connection, ...] | None = field(default=None, repr=False, compare=False)
+    _members: dict[str, tuple[Connection, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    def everyone(self) -> tuple[Connection, ...]:
+        """Every connection of the hub in the order they opened (a tuple shared until one opens or closes)."""
+        view = self._everyone
+        if view is None:
+            view = self._everyone = tuple(self.connections.values())
+        return view
+
+    def members(self, group: str) -> tuple[Connection, ...]:
+        """The members of ``group`` in the order they joined (a tuple shared until its membership changes)."""
+        view = self._members.get(group)
+        if view is None:
+            members = self.groups.get(group)
+            if not members:
+                return ()
+            view = self._members[group] = tuple(members.values())
+        return view
+
+    def changed(self, *, group: str | None = None) -> None:
+        """Forget the views a change made stale: ``group``'s membership, or (no group) the set of connections."""
+        if group is None:
+            self._everyone = None
+        else:
+            self._members.pop(group, None)
 
 
 class WebPubSubService:
@@ -192,6 +223,7 @@ class WebPubSubService:
             permissions=Permissions.from_roles(roles),
         )
         state.connections[connection.connection_id] = connection
+        state.changed()
         if connection.user_id is not None:
             state.users.setdefault(connection.user_id, {})[connection.connection_id] = connection
         for group in initial_groups:
@@ -233,7 +265,7 @@ class WebPubSubService:
         self, hub: str, message: Message, *, excluded: Collection[str] = (), filter: str | None = None
     ) -> None:
         matcher = _compile(filter)
-        self._fan_out(self._lookup(hub).connections.values(), message, "server", excluded=excluded, matcher=matcher)
+        self._fan_out(self._lookup(hub).everyone(), message, "server", excluded=excluded, matcher=matcher)
 
     def send_to_user(self, hub: str, user_id: str, message: Message, *, filter: str | None = None) -> None:
         names.check_user_id(user_id)
@@ -252,7 +284,7 @@ class WebPubSubService:
     ) -> None:
         names.check_group(group)
         matcher = _compile(filter)
-        members = self._lookup(hub).groups.get(group, {}).values()
+        members = self._lookup(hub).members(group)
         self._fan_out(
             members, message, "group", group=group, excluded=excluded, matcher=matcher, from_user_id=from_user_id
         )
@@ -357,7 +389,7 @@ class WebPubSubService:
         names.check_group(group)
         if not connection.permissions.allows(SEND, group):
             raise ForbiddenError(f"The client does not have permission to send to group '{group}'.")
-        members = self._hubs[connection.hub].groups.get(group, {}).values()
+        members = self._hubs[connection.hub].members(group)
         excluded = (connection.connection_id,) if no_echo else ()
         self._fan_out(members, message, "group", group=group, excluded=excluded, from_user_id=connection.user_id)
 
@@ -393,6 +425,7 @@ class WebPubSubService:
     def _join(self, state: Hub, connection: Connection, group: str) -> None:
         connection.groups[group] = None
         state.groups.setdefault(group, {})[connection.connection_id] = connection
+        state.changed(group=group)
 
     def _leave(self, state: Hub, connection: Connection, group: str) -> None:
         if group in connection.groups:
@@ -401,6 +434,7 @@ class WebPubSubService:
             del members[connection.connection_id]
             if not members:
                 del state.groups[group]
+            state.changed(group=group)
 
     def _close_many(self, connections: Iterable[Connection], excluded: Collection[str], reason: str | None) -> None:
         skip = set(excluded)
@@ -412,6 +446,7 @@ class WebPubSubService:
         for group in list(connection.groups):
             self._leave(state, connection, group)
         del state.connections[connection.connection_id]
+        state.changed()
         if connection.user_id is not None:
             peers = state.users[connection.user_id]
             del peers[connection.connection_id]
@@ -434,7 +469,9 @@ class WebPubSubService:
         matcher: Filter | None = None,
         from_user_id: str | None = None,
     ) -> None:
-        recipients = list(connections)
+        recipients: Sequence[Connection] = (  # a hub's or a group's view is a tuple already: nothing copied
+            connections if isinstance(connections, tuple) else tuple(connections)
+        )
         if excluded:
             skip = set(excluded)
             recipients = [connection for connection in recipients if connection.connection_id not in skip]
