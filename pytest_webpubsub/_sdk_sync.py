@@ -26,7 +26,6 @@ import websocket
 from azure.messaging.webpubsubclient import _client as sdk
 
 from . import _protocol
-from ._core.model import Send
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import HOSTS, Seam, normalise_host
 from ._session import CLOSE_NORMAL, ClientSession, Outbound
@@ -90,9 +89,8 @@ class _QueueLink:
     def __init__(self, inbox: queue.Queue[Union[Outbound, _End]]) -> None:
         self._inbox = inbox
 
-    def write_message(self, send: Send) -> None:
-        """A data message of an unreliable connection: written like any other item."""
-        self.write(Outbound(send))
+    inbox = None
+    """Link: no inbox, every item (data messages too) comes through :meth:`write`."""
 
     def write(self, item: Outbound) -> None:
         self._inbox.put(item)

@@ -48,7 +48,7 @@ class Outbound(NamedTuple):
     """One thing the service writes to a client: a data message (with its sequence id) or a ready frame.
 
     A data message to a connection that does not number them (not reliable) reaches the link as the bare shared
-    :class:`Send` instead, through :meth:`Link.write_message`: fan-out builds nothing per recipient.
+    :class:`Send` in its :attr:`Link.inbox`, if it has one: fan-out then builds nothing per recipient.
     """
 
     send: Send | None = None
@@ -80,12 +80,10 @@ class Link(Protocol):
         """Take one outbound item, in order. Must not block."""
 
     @property
-    def write_message(self) -> Callable[[Send], object]:
-        """Take one data message of a connection that is not reliable, in order (with :meth:`write`'s items).
-
-        Fan-out calls it once per recipient, so it may be a plain attribute holding ``some_list.append``. Must not
-        block.
-        """
+    def inbox(self) -> list[Outbound | Send] | None:
+        """The list of a link that only records what it gets (a simulated client): fan-out appends the bare
+        :class:`Send` of each data message of an unreliable connection to it, in order with :meth:`write`'s items.
+        None: every item comes through :meth:`write` (data messages as ``Outbound(send)``)."""
 
     def end(self, code: int, reason: str | None) -> None:
         """The service closed the socket with ``code`` (after any ``disconnected`` frame)."""
@@ -135,9 +133,12 @@ class ClientSession:
         self.simple_mode = simple_mode
         self.reliable = protocol.reliable
         self._link: Link | None = link
-        self.deliver: Callable[[Send], object] = self._deliver_through(link)
-        """The :class:`~._core.service.Endpoint` side: the link's ``write_message`` (unreliable), or
-        :meth:`_deliver_reliable`; rebound, with the connection's, whenever the link changes."""
+        self.deliver: Callable[[Send], object]
+        """The :class:`~._core.service.Endpoint` side: :meth:`_deliver_reliable`, :meth:`_write_message`, or (no
+        link) taking a message nowhere; with :attr:`inbox`, rerouted whenever the link changes."""
+        self.inbox: list[Outbound | Send] | None
+        """The link's inbox, for an unreliable connection whose link has one."""
+        self.deliver, self.inbox = self._route(link)
         self.processed_ack_ids: set[int] = set()
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -173,12 +174,23 @@ class ClientSession:
     @link.setter
     def link(self, link: Link | None) -> None:
         self._link = link
-        self.deliver = self.connection.deliver = self._deliver_through(link)
+        self.deliver, self.inbox = self._route(link)
+        self.connection.route(self.deliver, self.inbox)
 
-    def _deliver_through(self, link: Link | None) -> Callable[[Send], object]:
+    def _route(self, link: Link | None) -> tuple[Callable[[Send], object], list[Outbound | Send] | None]:
+        """How messages reach ``link``: numbered and buffered (reliable), appended to its inbox, or written."""
         if self.reliable:
-            return self._deliver_reliable
-        return _taken_unwritten if link is None else link.write_message
+            return self._deliver_reliable, None
+        if link is None:
+            return _taken_unwritten, None
+        inbox = link.inbox
+        return (inbox.append if inbox is not None else self._write_message), inbox
+
+    def _write_message(self, send: Send) -> None:
+        """One message of an unreliable connection to a link with no inbox."""
+        link = self._link
+        if link is not None:
+            link.write(Outbound(send))
 
     def _deliver_reliable(self, send: Send) -> bool:
         """Number, buffer and write one message; False when the buffer overflows (the connection is closed)."""

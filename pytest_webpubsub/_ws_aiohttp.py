@@ -27,7 +27,6 @@ from typing import Any, Callable, NamedTuple
 from urllib.parse import urlsplit
 
 from . import _protocol
-from ._core.model import Send
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import HOSTS, Seam, normalise_host
 from ._session import ClientSession, Outbound
@@ -131,9 +130,8 @@ class FakeClientWebSocket:
 
     # -- Link: called by the service, from any thread ---------------------------------------------------
 
-    def write_message(self, send: Send) -> None:
-        """A data message of an unreliable connection: written like any other item."""
-        self.write(Outbound(send))
+    inbox = None
+    """Link: no inbox, every item (data messages too) comes through :meth:`write`."""
 
     def write(self, item: Outbound) -> None:
         with self._lock:

@@ -39,7 +39,6 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
-from ._core.model import Send
 from ._gateway import ConnectionRefused, Gateway
 from ._hosts import normalise_host
 from ._protocol import ClientProtocol, Frame
@@ -134,9 +133,8 @@ class WireServer:
 
     # -- Link: the service writes (any thread) ----------------------------------------------------------
 
-    def write_message(self, send: Send) -> None:
-        """A data message of an unreliable connection: written like any other item."""
-        self.write(Outbound(send))
+    inbox = None
+    """Link: no inbox, every item (data messages too) comes through :meth:`write`."""
 
     def write(self, item: Outbound) -> None:
         with self._lock:

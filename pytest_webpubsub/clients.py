@@ -65,8 +65,8 @@ class FakeClientConnection:
     ) -> None:
         self._lock = threading.Lock()  # what the service wrote may be read from any thread while it writes
         self._written: list[Outbound | Send] = []
-        self.write_message: Callable[[Send], object] = self._written.append
-        """Link: a data message of an unreliable connection is recorded as it is (rendered when read)."""
+        self.inbox: list[Outbound | Send] = self._written
+        """Link: where fan-out appends the data messages of an unreliable connection (rendered when read)."""
         self._frames: list[_protocol.Frame] = []
         self._received: list[ReceivedMessage] = []
         self._acks: dict[int, Ack] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from . import names
 from .clock import CountingIds, IdFactory
@@ -34,9 +34,13 @@ class Endpoint(Protocol):
 
         Returning ``False`` (exactly) means the message was not delivered (a reliable connection whose buffer
         overflowed, closing it): the service then does not log it. Anything else, ``None`` included, means the
-        connection took it: so a connection that only records what it gets can be ``some_list.append``, and
-        fan-out costs one call per recipient. Read once, when the connection opens (:attr:`Connection.deliver`).
+        connection took it. Read once, when the connection opens (:attr:`Connection.deliver`).
         """
+
+    @property
+    def inbox(self) -> list[Any] | None:
+        """A list the service appends each message to instead of calling :attr:`deliver` (an endpoint that only
+        records what it takes), or None. Read once, when the connection opens (:attr:`Connection.inbox`)."""
 
     def closed(self, reason: str | None) -> None:
         """Learn that the service closed the connection (not called when the client closed it)."""
@@ -57,8 +61,8 @@ class ServiceListener(Protocol):
 class Connection:
     """The service's state for one client connection (slotted: fan-out reads ``deliver`` of every recipient)."""
 
-    __slots__ = ("deliver", "hub", "connection_id", "user_id", "protocol", "endpoint", "permissions", "groups",
-                 "is_open", "dropped")  # ``deliver`` first: in the object's first cache line, by its header
+    __slots__ = ("inbox", "deliver", "hub", "connection_id", "user_id", "protocol", "endpoint", "permissions",
+                 "groups", "is_open", "dropped")  # what fan-out reads first: in the object's first cache line
 
     def __init__(
         self,
@@ -79,9 +83,16 @@ class Connection:
         self.is_open = True
         self.dropped = False
         """A reliable connection whose link is down while the service keeps it for recovery."""
+        self.inbox: list[Any] | None = endpoint.inbox
+        """Where fan-out appends this connection's messages, if the endpoint only records them (else None)."""
         self.deliver: Callable[[Send], object] = endpoint.deliver
-        """How the service hands this connection a message: the endpoint's ``deliver`` as it was at open. An
-        endpoint that changes how it takes messages (a new link) assigns the new callable here."""
+        """How the service hands this connection a message when it has no :attr:`inbox`. Both are the endpoint's
+        as they were at open; an endpoint that changes how it takes messages (a new link) calls :meth:`route`."""
+
+    def route(self, deliver: Callable[[Send], object], inbox: list[Any] | None) -> None:
+        """From now on, hand this connection's messages to ``inbox`` (appended) when given, else to ``deliver``."""
+        self.inbox = inbox
+        self.deliver = deliver
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
@@ -481,8 +492,11 @@ class WebPubSubService:
             return
         send = Send(recipients[0].hub, message, source, group, from_user_id)
         refused: list[Connection] = []
-        for connection in recipients:  # the hot loop: one call per recipient, nothing built
-            if connection.deliver(send) is False:  # an overflowing reliable buffer: not delivered
+        for connection in recipients:  # the hot loop: one append or one call per recipient, nothing built
+            inbox = connection.inbox
+            if inbox is not None:
+                inbox.append(send)
+            elif connection.deliver(send) is False:  # an overflowing reliable buffer: not delivered
                 refused.append(connection)
         if refused:
             recipients = [connection for connection in recipients if connection not in refused]

@@ -14,6 +14,8 @@ TEXT = Message(b"hi", "text")
 
 
 class Sink:
+    inbox = None
+
     def deliver(self, send: Send) -> bool:
         return True
 

@@ -19,7 +19,9 @@ TEXT = Message(b"hi", "text")
 
 
 class Endpoint:
-    """Records what the service hands to one connection (the shared record of each send)."""
+    """Records what the service hands to one connection (the shared record of each send), through ``deliver``."""
+
+    inbox = None
 
     def __init__(self) -> None:
         self.sends: list[Send] = []
@@ -848,3 +850,60 @@ def test_operations_on_a_hub_no_connection_opened_in_create_nothing(
         pass  # a 404 must leave no trace either
     assert [hub.name for hub in service.hubs()] == ["chat"]
     assert log.deliveries == ()
+
+
+# ------------------------------------------------------------------------------------- how messages reach endpoints
+
+
+class Inbox(Endpoint):
+    """An endpoint that only records what it takes: the service appends to its list and never calls deliver."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox = self.sends  # type: ignore[assignment]
+
+    def deliver(self, send: Send) -> bool:
+        raise AssertionError("deliver() called for an endpoint with an inbox")
+
+
+def test_an_endpoint_s_inbox_gets_each_send_appended_in_order(service: WebPubSubService, log: DeliveryLog) -> None:
+    with_inbox = service.open_connection("hub", Inbox(), groups=["g"])
+    with_deliver = connect(service, groups=["g"])
+    service.send_to_group("hub", "g", TEXT)
+    service.send_to_all("hub", Message(b"2", "text"))
+    assert [d.message.payload for d in got(with_inbox)] == [b"hi", b"2"]
+    assert with_inbox.endpoint.sends == with_deliver.endpoint.sends, "the same shared sends, by either way"  # type: ignore[attr-defined]
+    assert [d.connection_id for d in log.deliveries] == [with_inbox.connection_id, with_deliver.connection_id] * 2
+
+
+def test_route_changes_how_a_connection_takes_messages(service: WebPubSubService) -> None:
+    connection = connect(service)
+    later: list[Send] = []
+    connection.route(lambda send: False, None)  # refuses from now on
+    service.send_to_all("hub", TEXT)
+    connection.route(lambda send: None, later)  # an inbox wins over deliver
+    service.send_to_all("hub", Message(b"2", "text"))
+    assert got(connection) == [] and [send.message.payload for send in later] == [b"2"]
+
+
+def test_a_send_to_an_unchanged_group_shares_one_tuple_of_recipients(service: WebPubSubService) -> None:
+    seen: list[Sequence[Connection]] = []
+
+    class Listener:
+        def on_open(self, connection: Connection) -> None: ...
+
+        def on_send(self, send: Send, recipients: Sequence[Connection]) -> None:
+            seen.append(recipients)
+
+        def on_close(self, connection: Connection, reason: str | None) -> None: ...
+
+    service.add_listener(Listener())
+    first = connect(service, groups=["g"])
+    service.send_to_group("hub", "g", TEXT)
+    service.send_to_group("hub", "g", TEXT)
+    second = connect(service, groups=["g"])
+    service.send_to_group("hub", "g", TEXT)
+    service.remove_connection_from_group("hub", "g", first.connection_id)
+    service.send_to_group("hub", "g", TEXT)
+    assert seen[0] is seen[1] and seen[0] == (first,)
+    assert seen[2] == (first, second) and seen[3] == (second,)

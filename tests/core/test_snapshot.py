@@ -10,6 +10,8 @@ from pytest_webpubsub._core.service import WebPubSubService
 
 
 class Sink:
+    inbox = None
+
     def deliver(self, send: Send) -> bool:
         return True
 

@@ -39,13 +39,16 @@ user_filters = st.sampled_from([None, "userId eq 'u1'"])
 
 
 class Recorder:
-    """The endpoint of one connection: records what the service hands it."""
+    """The endpoint of one connection: records what the service hands it, in its inbox (the service appends) or
+    through ``deliver`` (which then must not be called for an endpoint with an inbox)."""
 
-    def __init__(self) -> None:
+    def __init__(self, with_inbox: bool) -> None:
         self.sends: list[Send] = []
+        self.inbox = self.sends if with_inbox else None
         self.close_notices: list[str | None] = []
 
     def deliver(self, send: Send) -> bool:
+        assert self.inbox is None, "deliver() called for an endpoint that has an inbox"
         self.sends.append(send)
         return True
 
@@ -111,9 +114,10 @@ class ServiceMachine(RuleBasedStateMachine):
         hub=hubs,
         user=st.sampled_from([None, "", *USERS]),
         initial_groups=st.lists(groups, max_size=3),
+        with_inbox=st.booleans(),
     )
-    def open_connection(self, hub: str, user: str | None, initial_groups: list[str]) -> str:
-        recorder = Recorder()
+    def open_connection(self, hub: str, user: str | None, initial_groups: list[str], with_inbox: bool = False) -> str:
+        recorder = Recorder(with_inbox)
         connection = self.service.open_connection(hub, recorder, user_id=user, groups=initial_groups)
         cid = connection.connection_id
         assert cid not in self.recorders, "connection ids are never reused"

@@ -271,8 +271,7 @@ class Link:
     def write(self, item: Any) -> None:
         self.written.append(item)
 
-    def write_message(self, send: Any) -> None:
-        self.written.append(send)
+    inbox = None
 
     def end(self, code: int, reason: str | None) -> None:
         self.ended = (code, reason)
