@@ -27,6 +27,11 @@ NOT_COVERED = """\
   still vary by ±10–30 % and the fake, with more memory to touch than the floor, suffers more from a loaded machine.
   The callgrind instruction counts are the numbers to compare across runs and commits; they ignore cache misses
   and memory traffic, which make calls with many recipients dearer in time than in instructions.
+* A time median also moves between separate runs of the same commit, by more than the spread of one run shows
+  (where the process's objects land in memory, what the host's other tenants do): rerun a case alone
+  (`--sections send`) a few times before reading a difference of a few hundredths into it. The fake's own code
+  also runs at a lower rate of instructions per cycle than the SDK's, so its share of the time is about twice its
+  share of the instructions.
 * Only the sync SDK (`WebPubSubServiceClient` on `RequestsTransport`) and simulated JSON clients. The aio SDK, httpx
   apps (through respx), the client SDK's sockets, simple and reliable-protocol clients are not measured.
 * The per-call numbers leave out freeing the retained history, paid once when the fake is dropped at the end of a
