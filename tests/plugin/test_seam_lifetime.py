@@ -68,7 +68,9 @@ def test_every_seam_is_uninstalled_after_a_session_that_used_the_fixture(pyteste
 
         def test_with_the_fake(webpubsub):
             during = patched_attributes()
-            assert sorted(name for name in BEFORE if during[name] is BEFORE[name]) == []
+            # websockets before 16 has neither patched method (the seam refuses those versions at connect instead)
+            absent = {name for name in BEFORE if name.startswith("websockets ") and BEFORE[name] is None}
+            assert sorted(name for name in BEFORE if name not in absent and during[name] is BEFORE[name]) == []
 
         def test_after_the_fake():
             assert HOSTS.pinned and not HOSTS.active
