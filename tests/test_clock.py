@@ -57,6 +57,8 @@ def test_rest_tokens_are_judged_on_the_source_not_the_advanced_clock() -> None:
     clock.advance(3600)
     assert rest_token_time(clock) == NOW
     assert rest_token_time(lambda: NOW + 7) == NOW + 7  # a bare callable is its own source
+    assert rest_token_time(clock, clock()) == NOW, "a reading the caller already took gives the same time"
+    assert rest_token_time(lambda: NOW + 7, NOW + 9) == NOW + 9  # a bare callable: the reading given
 
 
 # ------------------------------------------------------------------------------------------------ Options.clock

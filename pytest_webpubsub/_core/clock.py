@@ -58,7 +58,7 @@ class FakeClock:
         return f"FakeClock({source} + {self._offset:g} s)"
 
 
-def rest_token_time(clock: Clock) -> float:
+def rest_token_time(clock: Clock, now: float | None = None) -> float:
     """The time a REST call's bearer token is judged at: the fake's clock as it was before any ``advance()``.
 
     The service SDK signs each REST call with a token that expires 60 s after the wall time it reads
@@ -66,8 +66,11 @@ def rest_token_time(clock: Clock) -> float:
     token is therefore accepted while its ``exp`` is in the future on the fake's clock *or* on its source (the wall
     clock, or the callable given as ``clock``; time-machine and freezegun move both the source and the SDK's
     stamp). Client access tokens are judged on the fake's clock alone, so ``advance()`` expires them.
+
+    ``now``: the clock's reading, when the caller has just read it.
     """
-    now = clock()
+    if now is None:
+        now = clock()
     if isinstance(clock, FakeClock):
         return min(now, clock.source())
     return now

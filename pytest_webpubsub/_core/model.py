@@ -24,6 +24,13 @@ class Message:
     payload: bytes
     data_type: DataType
 
+    def __init__(self, payload: bytes, data_type: DataType) -> None:
+        # The generated __init__ of a frozen dataclass, without its object.__setattr__ call per field (one message
+        # per send): the fields go straight into the instance dict.
+        fields = self.__dict__
+        fields["payload"] = payload
+        fields["data_type"] = data_type
+
     @cached_property
     def value(self) -> Any:
         """The payload as a client library would hand it over: ``str``, parsed JSON or ``bytes`` (parsed once)."""

@@ -203,7 +203,8 @@ class RestDispatcher:
     def _handle(self, route: Route, plan: _Plan, request: FakeRequest) -> FakeResponse:
         now = self._clock()
         if plan.authenticated:
-            self._verify_token(request.header("Authorization"), url=request.url, now=rest_token_time(self._clock))
+            token_now = rest_token_time(self._clock, now)
+            self._verify_token(request.header("Authorization"), url=request.url, now=token_now)
         if not plan.version_supported:  # refused here, after authentication, as the service does
             _check_api_version(route, request, plan.query.get("api-version", []))
         context = RestContext(
