@@ -72,7 +72,7 @@ def rest_token_time(clock: Clock, now: float | None = None) -> float:
     if now is None:
         now = clock()
     if isinstance(clock, FakeClock):
-        return min(now, clock.source())
+        return min(now, now - clock.offset)  # the source's reading behind ``now``: one reading, one instant
     return now
 
 

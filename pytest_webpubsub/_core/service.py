@@ -148,6 +148,7 @@ class WebPubSubService:
         self._listeners = list(listeners)
         self._hubs: dict[str, Hub] = {}
         self._hub_names: dict[str, Hub] = {}  # every spelling seen, validated once
+        self._vacant: dict[str, Hub] = {}  # spellings of hubs no connection opened in yet: validated, empty
 
     def add_listener(self, listener: ServiceListener) -> None:
         """Observe opens, deliveries and closes from now on (after the listeners already added)."""
@@ -167,16 +168,24 @@ class WebPubSubService:
         return state
 
     def _lookup(self, hub: str) -> Hub:
-        """The state of ``hub`` (validated) if a connection ever opened in it, else a fresh empty one nobody keeps."""
+        """The state of ``hub`` (validated) if a connection ever opened in it, else an empty one the hub table
+        does not hold (kept per spelling, at most :data:`_VACANT_SPELLINGS`: operations on an empty hub change
+        nothing, they only read it)."""
         state = self._hub_names.get(hub)
         if state is not None:
             return state
-        key = names.check_hub(hub)
+        vacant = self._vacant.get(hub)
+        key = names.check_hub(hub) if vacant is None else vacant.name
         state = self._hubs.get(key)
-        if state is None:
-            return Hub(key)
-        self._hub_names[hub] = state
-        return state
+        if state is not None:
+            self._hub_names[hub] = state
+            self._vacant.pop(hub, None)
+            return state
+        if vacant is None:
+            if len(self._vacant) >= _VACANT_SPELLINGS:
+                self._vacant.clear()
+            vacant = self._vacant[hub] = Hub(key)
+        return vacant
 
     def hubs(self) -> list[Hub]:
         """Every hub a connection opened in (hubs emptied since included)."""
@@ -504,6 +513,10 @@ class WebPubSubService:
                 return
         for listener in self._listeners:
             listener.on_send(send, recipients)
+
+
+_VACANT_SPELLINGS = 256
+"""How many spellings of hubs without connections are kept validated (a hostile run may name thousands)."""
 
 
 class _Candidate:

@@ -207,15 +207,7 @@ class RestDispatcher:
             self._verify_token(request.header("Authorization"), url=request.url, now=token_now)
         if not plan.version_supported:  # refused here, after authentication, as the service does
             _check_api_version(route, request, plan.query.get("api-version", []))
-        context = RestContext(
-            service=self._service,
-            request=request,
-            params=plan.params,
-            query=plan.query,
-            endpoint=self._endpoint,
-            signing_key=self._keys[0],
-            now=now,
-        )
+        context = RestContext(self._service, request, plan.params, plan.query, self._endpoint, self._keys[0], now)
         assert route.handler is not None  # every route in the table is declared by its handler
         return route.handler(context)
 
