@@ -18,6 +18,7 @@ cheap), and only when the library they patch is installed.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import threading
@@ -68,6 +69,10 @@ def normalise_host(url_or_netloc: str, scheme: Optional[str] = None) -> str:
     if port and scheme is not None and port == str(_DEFAULT_PORTS.get(scheme, "")):
         port = ""
     return f"{host}:{port}" if port else host
+
+
+_host_key = functools.lru_cache(maxsize=256)(normalise_host)
+""":func:`normalise_host` remembered for the URLs seams route on every request (an SDK client repeats a few)."""
 
 
 def is_azure_host(host: str) -> bool:
@@ -190,7 +195,7 @@ class HostTable:
 
     def owner(self, url: str) -> Optional[Owner]:
         """The owner of ``url``'s host (a URL or a ``scheme``-less netloc), or None."""
-        return self._owners.get(normalise_host(url))
+        return self._owners.get(_host_key(url))
 
     def hosts(self) -> list[str]:
         return sorted(self._owners)

@@ -13,7 +13,6 @@ Two ways in:
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Any, Callable, Optional
@@ -26,7 +25,7 @@ from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.utils import case_insensitive_dict
 
 from ._faults import InjectedFailure
-from ._hosts import HOSTS, Seam, normalise_host
+from ._hosts import HOSTS, Seam
 from ._rest.http import FakeRequest, FakeResponse
 
 Handler = Callable[[FakeRequest], FakeResponse]
@@ -282,17 +281,13 @@ class AsyncFakeTransport(AsyncHttpTransport):  # type: ignore[type-arg]
 # -- the seams ------------------------------------------------------------------------------------------
 
 
-_host = functools.lru_cache(maxsize=256)(normalise_host)
-"""``host[:port]`` of a URL as the host table keys it (the table normalises it again: the same, cheaply)."""
-
-
 def _route(transport: Any, url: str) -> Optional[Handler]:
     """The handler of the fake owning ``url``; ``ServiceRequestError`` for an Azure host no fake owns.
 
     Marks the transport so that its back-off ``sleep`` after a fake's answer (or a refusal) is skipped.
     """
     transport._webpubsub_fake_answered = True
-    owner = HOSTS.owner(_host(url))
+    owner = HOSTS.owner(url)
     if owner is None:
         refusal = HOSTS.refuse(url, _AzureCoreSeam.hint)
         if refusal is not None:

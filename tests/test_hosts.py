@@ -9,7 +9,8 @@ from azure.core.exceptions import ServiceRequestError
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from pytest_webpubsub import FakeWebPubSub
-from pytest_webpubsub._hosts import HOSTS, SEAMS, HostTable, Seam, normalise_host
+from pytest_webpubsub._hosts import HOSTS, SEAMS, HostTable, Owner, Seam, normalise_host
+from pytest_webpubsub._rest.http import FakeResponse
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,12 @@ from pytest_webpubsub._hosts import HOSTS, SEAMS, HostTable, Seam, normalise_hos
 )
 def test_hosts_are_normalised_in_one_place(value: str, host: str) -> None:
     assert normalise_host(value) == host
+    table = HostTable(seams=())
+    owner = Owner(lambda request: FakeResponse(204), lambda: None)  # type: ignore[arg-type, return-value]
+    table.add(host, owner)
+    assert table.owner(value) is owner and table.owner(value) is owner, "asked twice: the remembered key is the same"
+    table.remove(host)
+    assert table.owner(value) is None
 
 
 @pytest.mark.webpubsub(fail_on_unowned_hosts=False)

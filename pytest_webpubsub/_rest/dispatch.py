@@ -32,7 +32,6 @@ from .handlers import JSON_CONTENT_TYPE, RestContext
 from .http import FakeRequest, FakeResponse
 from .routes import HEALTH_HEADERS, HUB_HEADERS, LATEST_API_VERSION, ROUTES, SUPPORTED_API_VERSIONS, Route, resolve
 
-__all__ = ["HEALTH_HEADERS", "HUB_HEADERS", "Fault", "RestCall", "RestDispatcher"]
 MAX_PLANS = 256
 """How many request plans (see :class:`_Plan`) one dispatcher keeps; the oldest is forgotten first."""
 

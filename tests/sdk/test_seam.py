@@ -170,16 +170,3 @@ def test_the_content_type_of_an_answer_is_what_its_case_insensitive_headers_say(
     unread = FakeHttpResponse(request, FakeResponse(200, headers))
     read = FakeHttpResponse(request, FakeResponse(200, headers))
     assert unread.content_type == read.headers.get("Content-Type") == read.content_type
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["https://Fake.webpubsub.azure.com.:443/api", "http://u:p@host:8080/x", "https://[::1]:8443/a", "https://[::1]/",
-     "wss://a.:443", "host-only", "https://a:b:c/", ""],
-)
-def test_the_seams_host_key_is_what_the_host_table_computes(url: str) -> None:
-    """The seam hands the table the host it already normalised (cached); normalising it again changes nothing."""
-    from pytest_webpubsub._hosts import normalise_host
-    from pytest_webpubsub.transport import _host
-
-    assert normalise_host(_host(url)) == _host(url) == normalise_host(url)
